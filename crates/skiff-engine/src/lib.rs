@@ -1,1 +1,17 @@
-//! placeholder
+//! Skiff's engine: everything below the window, with no Tauri in it.
+//!
+//! # Layout
+//! - [`ssh`]: `~/.ssh/config`, known_hosts, authentication, connections (russh).
+//! - [`sftp`]: the async SFTP client: sessions (reader/writer tasks, request ids), the
+//!   in-flight budget, file-system operations, streaming READDIR.
+//! - [`transfer`]: pipelined, multi-channel download and upload with resume.
+//! - [`remote`]: parsing `[user@]host[:port]:path` the way scp does.
+//! - [`error`]: the one error type; every error names operation, host and path.
+
+pub mod error;
+pub mod remote;
+pub mod sftp;
+pub mod ssh;
+pub mod transfer;
+
+pub use error::{Error, ErrorKind, Result};

@@ -1,0 +1,221 @@
+//! The one error type that leaves the engine.
+//!
+//! Every error carries what a person needs to act on it: the operation, the host, the path,
+//! what went wrong and what to do about it. Errors are *classified* ([`ErrorKind`]) so that
+//! retry logic asks [`Error::is_transient`] instead of matching strings (rclone's
+//! `fs/accounting` lesson). This module owns formatting and classification; it performs no I/O.
+
+use std::fmt;
+
+use skiff_sftp::StatusCode;
+
+/// What class of failure this is; drives retry decisions and CLI exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The network dropped, timed out or refused: worth reconnecting and retrying.
+    Network,
+    /// Credentials were rejected or none were available.
+    Auth,
+    /// The server's host key is not in known_hosts and the caller did not accept it.
+    HostKeyUnknown,
+    /// The server's host key differs from the one in known_hosts: possible attack.
+    HostKeyChanged,
+    /// The path does not exist.
+    NotFound,
+    /// The server or the local OS denied access.
+    PermissionDenied,
+    /// A file was expected but a directory was found (or the other way round).
+    WrongType,
+    /// A local file-system error (disk full, read-only, ...).
+    LocalIo,
+    /// The server answered with an SFTP failure status not covered above.
+    Remote,
+    /// The peer broke the protocol (malformed packet, unknown request id, ...).
+    Protocol,
+    /// The server does not offer what we need (no sftp subsystem, missing extension).
+    Unsupported,
+    /// Bad configuration or command-line input.
+    Config,
+    /// The operation was cancelled by the user.
+    Cancelled,
+}
+
+/// An engine error: kind, operation, host, path, detail and a hint for the person.
+#[derive(Debug, Clone)]
+pub struct Error {
+    pub kind: ErrorKind,
+    /// What we were doing, e.g. "download", "open", "connect".
+    pub op: String,
+    /// `user@host:port` or just the host alias, when known.
+    pub host: Option<String>,
+    /// The remote or local path involved, when there is one.
+    pub path: Option<String>,
+    /// What went wrong, in words.
+    pub detail: String,
+    /// What the person can do about it.
+    pub hint: Option<String>,
+    /// The SFTP status code, when the server sent one.
+    pub status: Option<StatusCode>,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(kind: ErrorKind, op: impl Into<String>, detail: impl Into<String>) -> Self {
+        Error {
+            kind,
+            op: op.into(),
+            host: None,
+            path: None,
+            detail: detail.into(),
+            hint: None,
+            status: None,
+        }
+    }
+
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.host = Some(host.into());
+        self
+    }
+
+    /// Set the host only if none is set yet (inner layers know better).
+    pub fn or_host(mut self, host: &str) -> Self {
+        if self.host.is_none() {
+            self.host = Some(host.to_string());
+        }
+        self
+    }
+
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
+
+    pub fn or_path(mut self, path: &str) -> Self {
+        if self.path.is_none() {
+            self.path = Some(path.to_string());
+        }
+        self
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Replace the operation name (an outer layer knows the user-level operation).
+    pub fn op(mut self, op: impl Into<String>) -> Self {
+        self.op = op.into();
+        self
+    }
+
+    /// Worth reconnecting and trying again.
+    pub fn is_transient(&self) -> bool {
+        matches!(self.kind, ErrorKind::Network)
+    }
+
+    /// Build from an SFTP status reply.
+    pub fn from_status(op: &str, code: StatusCode, message: &[u8]) -> Self {
+        let (kind, hint) = match code {
+            StatusCode::NoSuchFile => (ErrorKind::NotFound, "check the path and its spelling"),
+            StatusCode::PermissionDenied => (
+                ErrorKind::PermissionDenied,
+                "check the file's permissions and the user you log in as",
+            ),
+            StatusCode::OpUnsupported => (ErrorKind::Unsupported, "the server does not support this operation"),
+            StatusCode::NoConnection | StatusCode::ConnectionLost => {
+                (ErrorKind::Network, "the connection was lost; try again")
+            }
+            StatusCode::BadMessage => (ErrorKind::Protocol, "the server did not understand a request; report this as a bug"),
+            _ => (ErrorKind::Remote, "the server refused the operation"),
+        };
+        let text = String::from_utf8_lossy(message);
+        let detail = if text.trim().is_empty() {
+            code.to_string()
+        } else {
+            format!("{} ({})", text.trim(), code)
+        };
+        let mut e = Error::new(kind, op, detail).hint(hint);
+        e.status = Some(code);
+        e
+    }
+
+    /// Build from a local I/O error.
+    pub fn local_io(op: &str, path: &std::path::Path, err: &std::io::Error) -> Self {
+        use std::io::ErrorKind as K;
+        let (kind, hint) = match err.kind() {
+            K::NotFound => (ErrorKind::NotFound, "check the local path"),
+            K::PermissionDenied => (ErrorKind::PermissionDenied, "check the local file's permissions"),
+            K::IsADirectory => (ErrorKind::WrongType, "give a file, or use -r for a directory"),
+            K::StorageFull => (ErrorKind::LocalIo, "free some disk space and retry; the partial file was kept"),
+            _ => (ErrorKind::LocalIo, "check the local disk and path"),
+        };
+        Error::new(kind, op, err.to_string())
+            .path(path.display().to_string())
+            .hint(hint)
+    }
+
+    pub fn network(op: &str, detail: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Network, op, detail)
+            .hint("check the network; Skiff retries transient failures by itself")
+    }
+
+    pub fn protocol(op: &str, detail: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Protocol, op, detail)
+            .hint("the server sent something malformed; the connection was closed")
+    }
+
+    pub fn cancelled(op: &str) -> Self {
+        Error::new(ErrorKind::Cancelled, op, "cancelled")
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.op)?;
+        match (&self.host, &self.path) {
+            (Some(h), Some(p)) => write!(f, " {h}:{p}")?,
+            (Some(h), None) => write!(f, " {h}")?,
+            (None, Some(p)) => write!(f, " {p}")?,
+            (None, None) => {}
+        }
+        write!(f, ": {}", self.detail)?;
+        if let Some(hint) = &self.hint {
+            write!(f, " — {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names_operation_host_path_and_hint() {
+        let e = Error::from_status("open", StatusCode::NoSuchFile, b"No such file")
+            .host("alice@example:22")
+            .path("/srv/x");
+        let s = e.to_string();
+        assert_eq!(
+            s,
+            "open alice@example:22:/srv/x: No such file (no such file or directory) — check the path and its spelling"
+        );
+        assert_eq!(e.kind, ErrorKind::NotFound);
+        assert!(!e.is_transient());
+    }
+
+    #[test]
+    fn network_errors_are_transient() {
+        assert!(Error::network("read", "reset").is_transient());
+        assert!(!Error::protocol("read", "bad").is_transient());
+    }
+
+    #[test]
+    fn or_host_keeps_inner_host() {
+        let e = Error::network("x", "y").host("inner").or_host("outer");
+        assert_eq!(e.host.as_deref(), Some("inner"));
+    }
+}

@@ -1,0 +1,15 @@
+//! SSH: `~/.ssh/config` resolution, known_hosts, authentication and connections (russh).
+//!
+//! Nothing here knows SFTP packets or files; `Connection::open_sftp` hands a channel to
+//! `crate::sftp`.
+
+mod auth;
+pub mod config;
+pub mod connect;
+pub mod known_hosts;
+pub mod prompt;
+
+pub use config::{HostConfig, SshConfig, StrictHostKeyChecking};
+pub use connect::{ConnectOptions, Connection};
+pub use known_hosts::{fingerprint, HostKeyStatus, KnownHosts};
+pub use prompt::{FixedPrompter, HostKeyDecision, InteractivePrompt, NoPrompter, Prompter, UnknownHostKey};

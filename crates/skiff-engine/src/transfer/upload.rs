@@ -1,0 +1,299 @@
+//! Uploading one local file, as fast as the path allows.
+//!
+//! OpenSSH's sshd gives each channel a fixed 2 MiB window, so one channel caps at 2 MiB per
+//! round trip. A big file is therefore cut into segments shared by several channels (over
+//! several connections), each keeping WRITEs in flight. Data lands in `NAME.skiffpart` on
+//! the server and is renamed over the destination (posix-rename) only when complete; an
+//! existing destination is untouched until then. After a dropped connection only the ranges
+//! not yet acknowledged are sent again, into the same `.skiffpart`.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use futures::stream::{FuturesUnordered, StreamExt};
+use skiff_sftp::{FileAttrs, OpenFlags, Packet, StatusCode};
+
+use super::options::TransferOptions;
+use super::pool::ChannelPool;
+use super::progress::Progress;
+use super::ranges::RangeSet;
+use super::segments::{ChunkCursor, SegmentQueue};
+use super::PART_SUFFIX;
+use crate::error::{Error, ErrorKind, Result};
+use crate::sftp::{Handle, SftpSession};
+use crate::ssh::ConnectOptions;
+
+#[derive(Debug, Clone)]
+pub struct UploadReport {
+    pub remote_path: String,
+    pub bytes: u64,
+    pub retries: u32,
+    pub resent_bytes: u64,
+}
+
+struct Shared {
+    local: Arc<File>,
+    local_path: std::path::PathBuf,
+    part: String,
+    done: Mutex<RangeSet>,
+    progress: Arc<Progress>,
+}
+
+/// Upload `local` to `remote_dest` (a file path, or an existing directory to put it in).
+pub async fn upload_file(
+    opts: &ConnectOptions,
+    local: &Path,
+    remote_dest: &str,
+    topts: &TransferOptions,
+    progress: Arc<Progress>,
+) -> Result<UploadReport> {
+    let label = opts.label();
+    let meta = std::fs::metadata(local).map_err(|e| Error::local_io("upload", local, &e).host(&label))?;
+    if meta.is_dir() {
+        return Err(Error::new(ErrorKind::WrongType, "upload", "this is a directory")
+            .path(local.display().to_string())
+            .host(&label)
+            .hint("use -r to copy a directory"));
+    }
+    let file = File::open(local).map_err(|e| Error::local_io("upload", local, &e).host(&label))?;
+    let size = meta.len();
+    progress.set_total(size);
+
+    let with_ctx = |e: Error| e.or_host(&label).or_path(remote_dest);
+    let mut pool = ChannelPool::open(opts, 1, 1, budget_for(topts)).await.map_err(with_ctx)?;
+    let target = remote_target(pool.first(), local, remote_dest).await.map_err(with_ctx)?;
+    let part = format!("{target}{PART_SUFFIX}");
+    let with_ctx = |e: Error| e.or_host(&label).or_path(&target);
+    if size >= topts.multi_channel_threshold && topts.channels > 1 {
+        pool.grow(opts, topts.connections, topts.channels, budget_for(topts)).await.map_err(with_ctx)?;
+    }
+
+    let shared = Shared {
+        local: Arc::new(file),
+        local_path: local.to_path_buf(),
+        part: part.clone(),
+        done: Mutex::new(RangeSet::new()),
+        progress: progress.clone(),
+    };
+    let mode = {
+        use std::os::unix::fs::PermissionsExt;
+        meta.permissions().mode() & 0o7777
+    };
+
+    let mut attempt = 0u32;
+    let mut pool = Some(pool);
+    let mut fresh = true;
+    loop {
+        let result = match pool.take() {
+            Some(p) => {
+                let r = run_workers(&p, &shared, size, topts, fresh, mode).await;
+                match r {
+                    Ok(()) => {
+                        // Stamp and rename on the first session.
+                        let sess = p.first().clone();
+                        let r = finish_remote(&sess, &part, &target, &meta).await;
+                        if r.is_ok() {
+                            p.close().await;
+                        }
+                        r
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            None => Err(Error::network("upload", "not connected")),
+        };
+        match result {
+            Ok(()) => break,
+            Err(e) if e.is_transient() && attempt < topts.retries => {
+                attempt += 1;
+                fresh = false;
+                progress.note_retry();
+                tracing::info!(attempt, error = %e, "upload interrupted; reconnecting");
+                tokio::time::sleep(topts.backoff_for(attempt)).await;
+                match reconnect(opts, topts, size).await {
+                    Ok(p) => pool = Some(p),
+                    Err(e2) if e2.is_transient() => continue,
+                    Err(e2) => return Err(with_ctx(e2)),
+                }
+            }
+            Err(e) => {
+                return Err(with_ctx(e).hint(format!(
+                    "the partial upload was kept in {part} on the server; run the same command again to retry"
+                )))
+            }
+        }
+    }
+    Ok(UploadReport { remote_path: target, bytes: size, retries: attempt, resent_bytes: progress.resent() })
+}
+
+fn budget_for(t: &TransferOptions) -> u32 {
+    t.max_requests.saturating_mul(t.block_size.unwrap_or(256 * 1024)).max(1024 * 1024)
+}
+
+async fn reconnect(opts: &ConnectOptions, t: &TransferOptions, size: u64) -> Result<ChannelPool> {
+    let mut pool = ChannelPool::open(opts, 1, 1, budget_for(t)).await?;
+    if size >= t.multi_channel_threshold && t.channels > 1 {
+        pool.grow(opts, t.connections, t.channels, budget_for(t)).await?;
+    }
+    Ok(pool)
+}
+
+/// `remote_dest` itself, or `remote_dest/basename(local)` when it is an existing directory.
+pub async fn remote_target(sess: &SftpSession, local: &Path, remote_dest: &str) -> Result<String> {
+    let is_dir = match sess.try_stat(remote_dest).await? {
+        Some(a) => a.is_dir(),
+        None => remote_dest.ends_with('/'),
+    };
+    if !is_dir {
+        return Ok(remote_dest.to_string());
+    }
+    let name = local
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| Error::new(ErrorKind::Config, "upload", "the local path has no usable file name")
+            .path(local.display().to_string()))?;
+    Ok(super::join_remote(remote_dest, name))
+}
+
+async fn finish_remote(sess: &SftpSession, part: &str, target: &str, meta: &std::fs::Metadata) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let attrs = FileAttrs {
+        atime_mtime: Some((meta.atime() as u32, meta.mtime() as u32)),
+        ..FileAttrs::default()
+    };
+    // Modification time is preserved like `scp -p`; failure to stamp is not fatal.
+    if let Err(e) = sess.setstat(part, attrs).await {
+        tracing::debug!(error = %e, "could not preserve mtime");
+    }
+    sess.rename_replace(part, target).await
+}
+
+async fn run_workers(pool: &ChannelPool, shared: &Shared, size: u64, t: &TransferOptions, fresh: bool, mode: u32) -> Result<()> {
+    // The first session creates (or, on a fresh start, truncates) the part file; the others
+    // open it after it exists.
+    let first = pool.first();
+    let create = FileAttrs { permissions: Some(mode), ..FileAttrs::default() };
+    let mut flags = OpenFlags::WRITE | OpenFlags::CREAT;
+    if fresh {
+        flags = flags | OpenFlags::TRUNC;
+    }
+    let first_handle = first.open(&shared.part, flags, create).await?;
+
+    let missing = shared.done.lock().expect("done poisoned").missing(size);
+    let queue = SegmentQueue::new(missing, t.segment_size);
+    let workers = pool.sessions().len().min(queue.len().max(1));
+    let mut tasks = FuturesUnordered::new();
+    tasks.push(worker(first, Some(first_handle), shared, &queue, t));
+    for sess in pool.sessions().iter().take(workers).skip(1) {
+        tasks.push(worker(sess, None, shared, &queue, t));
+    }
+    let mut first_err = None;
+    while let Some(r) = tasks.next().await {
+        if let Err(e) = r {
+            first_err.get_or_insert(e);
+        }
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+async fn read_block(shared: &Shared, off: u64, len: u32) -> Result<Bytes> {
+    let file = shared.local.clone();
+    let path = shared.local_path.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut buf = vec![0u8; len as usize];
+        file.read_exact_at(&mut buf, off).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                Error::new(ErrorKind::LocalIo, "read local file", "the file shrank while it was being uploaded")
+                    .path(path.display().to_string())
+                    .hint("upload it again once it is no longer being written")
+            } else {
+                Error::local_io("read local file", &path, &e)
+            }
+        })?;
+        Ok(Bytes::from(buf))
+    })
+    .await
+    .map_err(|e| Error::new(ErrorKind::LocalIo, "read local file", e.to_string()))?
+}
+
+async fn worker(
+    sess: &SftpSession,
+    handle: Option<Handle>,
+    shared: &Shared,
+    queue: &SegmentQueue,
+    t: &TransferOptions,
+) -> Result<()> {
+    let part = shared.part.as_str();
+    let handle = match handle {
+        Some(h) => h,
+        None => sess.open(part, OpenFlags::WRITE, FileAttrs::default()).await?,
+    };
+    let limit = sess.info().limits.max_write_len as u32;
+    let block = t.block_size.unwrap_or(limit).clamp(1024, limit);
+    let max_window = u64::from(t.max_requests.max(1)) * u64::from(block);
+    let mut window = (4 * u64::from(block)).min(max_window);
+    let mut in_flight_bytes = 0u64;
+    let mut cursor = ChunkCursor::new(block);
+    let mut inflight = FuturesUnordered::new();
+    let mut result = Ok(());
+    loop {
+        while in_flight_bytes < window {
+            let Some((off, len)) = cursor.next(queue) else { break };
+            let data = match read_block(shared, off, len).await {
+                Ok(d) => d,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            };
+            let reply = match sess.send_write(&handle.0, off, data).await {
+                Ok(r) => r,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            };
+            in_flight_bytes += u64::from(len);
+            inflight.push(async move { (off, len, reply.await) });
+        }
+        if result.is_err() {
+            break;
+        }
+        let Some((off, len, reply)) = inflight.next().await else { break };
+        in_flight_bytes -= u64::from(len);
+        match reply {
+            Ok(Packet::Status { code: StatusCode::Ok, .. }) => {
+                let n = u64::from(len);
+                let newly = {
+                    let mut done = shared.done.lock().expect("done poisoned");
+                    let before = done.len();
+                    done.insert(off..off + n);
+                    done.len() - before
+                };
+                shared.progress.add(newly);
+                shared.progress.add_resent(n - newly);
+                window = (window + n).min(max_window);
+            }
+            Ok(other) => {
+                result = Err(crate::sftp::status_to_result(sess, "write", part, other)
+                    .err()
+                    .unwrap_or_else(|| Error::protocol("write", "unexpected reply")));
+                break;
+            }
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        }
+    }
+    if result.is_ok() {
+        sess.close_handle(&handle, part).await?;
+    }
+    result
+}
