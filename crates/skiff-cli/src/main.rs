@@ -1,1 +1,227 @@
-fn main() {}
+//! `skiff`: scp-like, script-friendly command line over skiff-engine.
+//!
+//! ```text
+//! skiff cp [-r] [options] SRC... DST     copy files; remote locations are [user@]host:path
+//! skiff ls [-l] [options] HOST:PATH      list a remote directory
+//! ```
+//! Exit codes (stable, for scripts): 0 ok, 1 remote or other failure, 2 usage or config,
+//! 3 network, 4 authentication, 5 host key unknown or changed, 6 not found,
+//! 7 permission denied, 8 local I/O, 130 cancelled.
+
+mod prompt;
+mod transfer_cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use skiff_engine::ssh::{ConnectOptions, HostConfig, SshConfig, StrictHostKeyChecking};
+use skiff_engine::{Error, ErrorKind};
+
+#[derive(Parser)]
+#[command(name = "skiff", version, about = "Fast SFTP transfers", propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Copy files to or from a server: skiff cp [-r] SRC... DST
+    Cp(CpArgs),
+    /// List a remote directory: skiff ls HOST:PATH
+    Ls(LsArgs),
+}
+
+/// How to reach the server (shared by every subcommand).
+#[derive(Args, Clone)]
+pub struct ConnArgs {
+    /// Port to connect to (overrides ~/.ssh/config).
+    #[arg(short = 'P', long)]
+    port: Option<u16>,
+    /// ssh_config file to read instead of ~/.ssh/config.
+    #[arg(short = 'F', long = "config", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Private key to try first (repeatable).
+    #[arg(short = 'i', long = "identity", value_name = "FILE")]
+    identity: Vec<PathBuf>,
+    /// ssh_config option as KEY=VALUE: User, Port, IdentityFile, IdentitiesOnly,
+    /// UserKnownHostsFile, StrictHostKeyChecking, ConnectTimeout (repeatable).
+    #[arg(short = 'o', value_name = "KEY=VALUE")]
+    options: Vec<String>,
+    /// Accept and save an unknown host key (like StrictHostKeyChecking=accept-new).
+    #[arg(long)]
+    accept_new: bool,
+}
+
+#[derive(Args)]
+pub struct TuneArgs {
+    /// Requests in flight per channel (the pipeline grows up to this).
+    #[arg(long, value_name = "N")]
+    requests: Option<u32>,
+    /// Bytes per read/write request (default: the server's maximum, 255 KiB on OpenSSH).
+    #[arg(long, value_name = "BYTES")]
+    block_size: Option<u32>,
+    /// SFTP channels a large file is spread over.
+    #[arg(long, value_name = "N")]
+    channels: Option<u32>,
+    /// SSH connections those channels are spread over.
+    #[arg(long, value_name = "N")]
+    connections: Option<u32>,
+    /// Reconnect attempts after a dropped connection.
+    #[arg(long, value_name = "N")]
+    retries: Option<u32>,
+}
+
+#[derive(Args)]
+pub struct CpArgs {
+    /// Copy directories recursively.
+    #[arg(short = 'r', long)]
+    recursive: bool,
+    /// No progress bar and no summary.
+    #[arg(short = 'q', long)]
+    quiet: bool,
+    #[command(flatten)]
+    conn: ConnArgs,
+    #[command(flatten)]
+    tune: TuneArgs,
+    /// Sources, then the destination.
+    #[arg(required = true, num_args = 2.., value_name = "SRC... DST")]
+    paths: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct LsArgs {
+    /// Long listing: type, permissions, size, modification time.
+    #[arg(short = 'l')]
+    long: bool,
+    /// Show entries starting with a dot.
+    #[arg(short = 'a')]
+    all: bool,
+    #[command(flatten)]
+    conn: ConnArgs,
+    /// HOST:PATH
+    target: String,
+}
+
+/// Exit code for an engine error (documented in the module docs and README).
+pub fn exit_code(e: &Error) -> u8 {
+    match e.kind {
+        ErrorKind::Remote | ErrorKind::Protocol | ErrorKind::Unsupported | ErrorKind::WrongType => 1,
+        ErrorKind::Config => 2,
+        ErrorKind::Network => 3,
+        ErrorKind::Auth => 4,
+        ErrorKind::HostKeyUnknown | ErrorKind::HostKeyChanged => 5,
+        ErrorKind::NotFound => 6,
+        ErrorKind::PermissionDenied => 7,
+        ErrorKind::LocalIo => 8,
+        ErrorKind::Cancelled => 130,
+    }
+}
+
+impl ConnArgs {
+    /// Resolve `host` (with optional `user@`) through ssh_config and the command-line overrides.
+    pub fn connect_options(&self, user: Option<&str>, host: &str) -> Result<ConnectOptions, Error> {
+        let config = match &self.config {
+            Some(p) => SshConfig::load(p),
+            None => SshConfig::load_default(),
+        }
+        .map_err(|e| Error::new(ErrorKind::Config, "read ssh config", e.to_string()).hint("fix the ssh_config file"))?;
+        let mut hc: HostConfig = config.resolve(host);
+        if let Some(u) = user {
+            hc.user = u.to_string();
+        }
+        for o in &self.options {
+            apply_option(&mut hc, o)?;
+        }
+        if let Some(p) = self.port {
+            hc.port = p;
+        }
+        if !self.identity.is_empty() {
+            let mut ids = self.identity.clone();
+            if hc.identity_files_explicit {
+                ids.extend(hc.identity_files.drain(..));
+            }
+            hc.identity_files = ids;
+            hc.identity_files_explicit = true;
+        }
+        let prompter = Arc::new(prompt::TerminalPrompter::from_env());
+        let mut opts = ConnectOptions::new(hc, prompter, Arc::new(config));
+        opts.accept_new = self.accept_new;
+        Ok(opts)
+    }
+}
+
+fn apply_option(hc: &mut HostConfig, kv: &str) -> Result<(), Error> {
+    let bad = || {
+        Error::new(ErrorKind::Config, "parse -o", format!("cannot use option {kv:?}"))
+            .hint("use KEY=VALUE with User, Port, IdentityFile, IdentitiesOnly, UserKnownHostsFile, StrictHostKeyChecking or ConnectTimeout")
+    };
+    let (k, v) = kv.split_once('=').or_else(|| kv.split_once(' ')).ok_or_else(bad)?;
+    let v = v.trim();
+    match k.trim().to_ascii_lowercase().as_str() {
+        "user" => hc.user = v.to_string(),
+        "port" => hc.port = v.parse().map_err(|_| bad())?,
+        "identityfile" => {
+            if !hc.identity_files_explicit {
+                hc.identity_files.clear();
+            }
+            hc.identity_files.insert(0, expand_tilde(v));
+            hc.identity_files_explicit = true;
+        }
+        "identitiesonly" => hc.identities_only = matches!(v.to_ascii_lowercase().as_str(), "yes" | "true"),
+        "userknownhostsfile" => hc.user_known_hosts_files = v.split_whitespace().map(expand_tilde).collect(),
+        "stricthostkeychecking" => {
+            hc.strict_host_key_checking = match v.to_ascii_lowercase().as_str() {
+                "yes" | "true" => StrictHostKeyChecking::Yes,
+                "no" | "off" | "false" => StrictHostKeyChecking::No,
+                "accept-new" => StrictHostKeyChecking::AcceptNew,
+                "ask" => StrictHostKeyChecking::Ask,
+                _ => return Err(bad()),
+            }
+        }
+        "connecttimeout" => {
+            hc.connect_timeout = Some(std::time::Duration::from_secs(v.parse().map_err(|_| bad())?))
+        }
+        _ => return Err(bad()),
+    }
+    Ok(())
+}
+
+fn expand_tilde(p: &str) -> PathBuf {
+    match (p.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(p),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SKIFF_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("skiff")
+        .build()
+        .expect("tokio runtime");
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Cp(args) => transfer_cmd::cp(args).await,
+            Command::Ls(args) => transfer_cmd::ls(args).await,
+        }
+    });
+    // Don't wait for lingering connection tasks.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("skiff: {e}");
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}

@@ -1,0 +1,343 @@
+//! `skiff cp` and `skiff ls`: turn command-line locations into engine calls and show progress.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use skiff_engine::remote::Location;
+use skiff_engine::sftp::InFlightBudget;
+use skiff_engine::ssh::{ConnectOptions, Connection};
+use skiff_engine::transfer::{self, Progress, TransferOptions};
+use skiff_engine::{Error, ErrorKind, Result};
+
+use crate::{CpArgs, LsArgs, TuneArgs};
+
+fn usage(detail: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Config, "cp", detail).hint("see `skiff cp --help`")
+}
+
+fn transfer_options(t: &TuneArgs) -> TransferOptions {
+    let mut o = TransferOptions::default();
+    if let Some(n) = t.requests {
+        o.max_requests = n.max(1);
+    }
+    o.block_size = t.block_size;
+    if let Some(n) = t.channels {
+        o.channels = n.max(1);
+    }
+    if let Some(n) = t.connections {
+        o.connections = n.max(1);
+    }
+    if let Some(n) = t.retries {
+        o.retries = n;
+    }
+    o
+}
+
+/// A progress bar on a terminal, nothing otherwise.
+struct Display {
+    bar: Option<ProgressBar>,
+    quiet: bool,
+}
+
+impl Display {
+    fn new(quiet: bool) -> Self {
+        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let b = ProgressBar::new(0);
+            b.set_style(
+                ProgressStyle::with_template(
+                    "{msg:30!} {bar:30.cyan/blue} {bytes:>10}/{total_bytes:10} {binary_bytes_per_sec:>12} {eta:>4}",
+                )
+                .expect("valid template"),
+            );
+            b
+        });
+        Display { bar, quiet }
+    }
+
+    async fn track<T>(&self, name: &str, progress: Arc<Progress>, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        let Some(bar) = &self.bar else { return work.await };
+        bar.reset();
+        bar.set_message(name.to_string());
+        let ticker = {
+            let bar = bar.clone();
+            let p = progress.clone();
+            tokio::spawn(async move {
+                loop {
+                    bar.set_length(p.total());
+                    bar.set_position(p.done());
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            })
+        };
+        let r = work.await;
+        ticker.abort();
+        bar.set_length(progress.total());
+        bar.set_position(progress.done());
+        r
+    }
+
+    fn done(&self, files: usize, bytes: u64, started: Instant) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+        if !self.quiet && std::io::stderr().is_terminal() {
+            let secs = started.elapsed().as_secs_f64().max(1e-6);
+            eprintln!(
+                "{files} file(s), {:.1} MB in {secs:.2} s ({:.1} MB/s)",
+                bytes as f64 / 1e6,
+                bytes as f64 / 1e6 / secs
+            );
+        }
+    }
+}
+
+pub async fn cp(args: CpArgs) -> Result<()> {
+    let (dst, srcs) = args.paths.split_last().ok_or_else(|| usage("give at least one source and a destination"))?;
+    let dst = Location::parse(dst);
+    let srcs: Vec<Location> = srcs.iter().map(|s| Location::parse(s)).collect();
+    let topts = transfer_options(&args.tune);
+    let display = Display::new(args.quiet);
+    let started = Instant::now();
+    let mut files = 0usize;
+    let mut bytes = 0u64;
+
+    match &dst {
+        Location::Remote { user, host, path } => {
+            if srcs.iter().any(Location::is_remote) {
+                return Err(usage("copying between two remote hosts is not supported; copy to a local folder first"));
+            }
+            let opts = args.conn.connect_options(user.as_deref(), host)?;
+            let remote_dir = if path.is_empty() { "." } else { path.as_str() };
+            if srcs.len() > 1 {
+                ensure_remote_dir(&opts, remote_dir).await?;
+            }
+            for src in &srcs {
+                let Location::Local(local) = src else { unreachable!() };
+                let local = Path::new(local);
+                if local.is_dir() {
+                    if !args.recursive {
+                        return Err(Error::new(ErrorKind::WrongType, "upload", "this is a directory")
+                            .path(local.display().to_string())
+                            .hint("use -r to copy a directory"));
+                    }
+                    let (f, b) = upload_tree(&opts, local, remote_dir, &topts, &display).await?;
+                    files += f;
+                    bytes += b;
+                } else {
+                    let progress = Arc::new(Progress::new());
+                    let name = local.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                    let r = display
+                        .track(&name, progress.clone(), transfer::upload_file(&opts, local, remote_dir, &topts, progress))
+                        .await?;
+                    files += 1;
+                    bytes += r.bytes;
+                }
+            }
+        }
+        Location::Local(local_dst) => {
+            let mut host_of_all: Option<(Option<String>, String)> = None;
+            for s in &srcs {
+                match s {
+                    Location::Remote { user, host, .. } => {
+                        if let Some((u, h)) = &host_of_all {
+                            if h != host || u != user {
+                                return Err(usage("all remote sources must be on the same host"));
+                            }
+                        }
+                        host_of_all = Some((user.clone(), host.clone()));
+                    }
+                    Location::Local(l) => {
+                        return Err(usage(format!("{l} and the destination are both local; use cp")));
+                    }
+                }
+            }
+            let (user, host) = host_of_all.ok_or_else(|| usage("no remote source"))?;
+            let opts = args.conn.connect_options(user.as_deref(), &host)?;
+            let local_dst = PathBuf::from(local_dst);
+            if srcs.len() > 1 && !local_dst.is_dir() {
+                return Err(Error::new(ErrorKind::WrongType, "download", "with several sources the destination must be a directory")
+                    .path(local_dst.display().to_string()));
+            }
+            for src in &srcs {
+                let Location::Remote { path, .. } = src else { unreachable!() };
+                let path = if path.is_empty() { "." } else { path.as_str() };
+                let (f, b) = download_any(&opts, path, &local_dst, args.recursive, &topts, &display).await?;
+                files += f;
+                bytes += b;
+            }
+        }
+    }
+    display.done(files, bytes, started);
+    Ok(())
+}
+
+async fn connect_one(opts: &ConnectOptions) -> Result<(Connection, skiff_engine::sftp::SftpSession)> {
+    let conn = Connection::connect(opts).await?;
+    let sess = conn.open_sftp(InFlightBudget::new(16 * 1024 * 1024)).await?;
+    Ok((conn, sess))
+}
+
+async fn ensure_remote_dir(opts: &ConnectOptions, dir: &str) -> Result<()> {
+    let (conn, sess) = connect_one(opts).await?;
+    let r = match sess.try_stat(dir).await? {
+        Some(a) if a.is_dir() => Ok(()),
+        _ => Err(Error::new(ErrorKind::WrongType, "upload", "with several sources the destination must be an existing directory")
+            .host(opts.label())
+            .path(dir)),
+    };
+    conn.disconnect().await;
+    r
+}
+
+/// Download a file, or with `recursive` a directory tree. Returns (files, bytes).
+async fn download_any(
+    opts: &ConnectOptions,
+    path: &str,
+    local_dst: &Path,
+    recursive: bool,
+    topts: &TransferOptions,
+    display: &Display,
+) -> Result<(usize, u64)> {
+    let (conn, sess) = connect_one(opts).await?;
+    let attrs = sess.stat(path).await.map_err(|e| e.op("download"))?;
+    if !attrs.is_dir() {
+        conn.disconnect().await;
+        let progress = Arc::new(Progress::new());
+        let name = transfer::remote_basename(path).unwrap_or(path).to_string();
+        let r = display
+            .track(&name, progress.clone(), transfer::download_file(opts, path, local_dst, topts, progress))
+            .await?;
+        return Ok((1, r.bytes));
+    }
+    if !recursive {
+        conn.disconnect().await;
+        return Err(Error::new(ErrorKind::WrongType, "download", "this is a directory")
+            .host(opts.label())
+            .path(path)
+            .hint("use -r to copy a directory"));
+    }
+    // Simple recursive walk; the scheduler makes trees fast.
+    let root = if local_dst.is_dir() {
+        local_dst.join(transfer::remote_basename(path).unwrap_or("download"))
+    } else {
+        local_dst.to_path_buf()
+    };
+    let mut stack = vec![(path.to_string(), root)];
+    let (mut files, mut bytes) = (0usize, 0u64);
+    while let Some((rdir, ldir)) = stack.pop() {
+        std::fs::create_dir_all(&ldir).map_err(|e| Error::local_io("create directory", &ldir, &e))?;
+        let entries = sess.read_dir(&rdir).await?.collect_all().await?;
+        for e in entries {
+            let name = match transfer::safe_remote_name(&e.filename) {
+                Ok(n) => n.to_string(),
+                Err(err) => {
+                    eprintln!("skiff: {}", err.host(opts.label()).path(rdir.clone()));
+                    continue;
+                }
+            };
+            let rpath = transfer::join_remote(&rdir, &name);
+            let lpath = ldir.join(&name);
+            if e.attrs.is_dir() {
+                stack.push((rpath, lpath));
+            } else if e.attrs.is_regular() {
+                let progress = Arc::new(Progress::new());
+                let r = display
+                    .track(&name, progress.clone(), transfer::download_file(opts, &rpath, &lpath, topts, progress))
+                    .await?;
+                files += 1;
+                bytes += r.bytes;
+            }
+        }
+    }
+    conn.disconnect().await;
+    Ok((files, bytes))
+}
+
+/// Upload a directory tree into `remote_dir`. Returns (files, bytes).
+async fn upload_tree(
+    opts: &ConnectOptions,
+    local: &Path,
+    remote_dir: &str,
+    topts: &TransferOptions,
+    display: &Display,
+) -> Result<(usize, u64)> {
+    let (conn, sess) = connect_one(opts).await?;
+    let name = local
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "upload".into());
+    let root = match sess.try_stat(remote_dir).await? {
+        Some(a) if a.is_dir() => transfer::join_remote(remote_dir, &name),
+        _ => remote_dir.to_string(),
+    };
+    let mut stack = vec![(local.to_path_buf(), root)];
+    let (mut files, mut bytes) = (0usize, 0u64);
+    while let Some((ldir, rdir)) = stack.pop() {
+        if sess.try_stat(&rdir).await?.is_none() {
+            sess.mkdir(&rdir, Default::default()).await?;
+        }
+        let rd = std::fs::read_dir(&ldir).map_err(|e| Error::local_io("list directory", &ldir, &e))?;
+        for entry in rd {
+            let entry = entry.map_err(|e| Error::local_io("list directory", &ldir, &e))?;
+            let ft = entry.file_type().map_err(|e| Error::local_io("list directory", &entry.path(), &e))?;
+            let Some(n) = entry.file_name().to_str().map(str::to_string) else {
+                eprintln!("skiff: skipped {}: the name is not valid UTF-8", entry.path().display());
+                continue;
+            };
+            let rpath = transfer::join_remote(&rdir, &n);
+            if ft.is_dir() {
+                stack.push((entry.path(), rpath));
+            } else if ft.is_file() {
+                let progress = Arc::new(Progress::new());
+                let r = display
+                    .track(&n, progress.clone(), transfer::upload_file(opts, &entry.path(), &rpath, topts, progress))
+                    .await?;
+                files += 1;
+                bytes += r.bytes;
+            }
+        }
+    }
+    conn.disconnect().await;
+    Ok((files, bytes))
+}
+
+pub async fn ls(args: LsArgs) -> Result<()> {
+    let Location::Remote { user, host, path } = Location::parse(&args.target) else {
+        return Err(Error::new(ErrorKind::Config, "ls", format!("{} is not a remote location", args.target))
+            .hint("use HOST:PATH, e.g. myserver:/srv"));
+    };
+    let opts = args.conn.connect_options(user.as_deref(), &host)?;
+    let path = if path.is_empty() { "." } else { path.as_str() };
+    let (conn, sess) = connect_one(&opts).await?;
+    let attrs = sess.stat(path).await.map_err(|e| e.op("ls"))?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    use std::io::Write;
+    if !attrs.is_dir() {
+        writeln!(out, "{path}").ok();
+    } else {
+        let mut rd = sess.read_dir(path).await.map_err(|e| e.op("ls"))?;
+        while let Some(batch) = rd.next_batch().await? {
+            let mut batch = batch;
+            batch.sort_by(|a, b| a.filename.cmp(&b.filename));
+            for e in batch {
+                let name = String::from_utf8_lossy(&e.filename);
+                if !args.all && name.starts_with('.') {
+                    continue;
+                }
+                if args.long {
+                    writeln!(out, "{}", String::from_utf8_lossy(&e.longname)).ok();
+                } else {
+                    writeln!(out, "{name}").ok();
+                }
+            }
+        }
+    }
+    out.flush().ok();
+    drop(out);
+    conn.disconnect().await;
+    Ok(())
+}
