@@ -289,7 +289,11 @@ impl SshConfig {
 
         let proxy_jump = match &params.proxy_jump {
             None => Vec::new(),
-            Some(hops) if hops.first().is_some_and(|h| h.trim().eq_ignore_ascii_case("none")) => {
+            Some(hops)
+                if hops
+                    .first()
+                    .is_some_and(|h| h.trim().eq_ignore_ascii_case("none")) =>
+            {
                 Vec::new()
             }
             Some(hops) => hops
@@ -512,7 +516,11 @@ mod tests {
         assert!(!h.identity_files_explicit);
         assert_eq!(
             h.identity_files,
-            vec![ssh.join("id_ed25519"), ssh.join("id_ecdsa"), ssh.join("id_rsa")]
+            vec![
+                ssh.join("id_ed25519"),
+                ssh.join("id_ecdsa"),
+                ssh.join("id_rsa")
+            ]
         );
         assert!(!h.identities_only);
         assert_eq!(
@@ -557,7 +565,10 @@ mod tests {
         assert!(h.identities_only);
         assert_eq!(
             h.user_known_hosts_files,
-            vec![ssh.join("kh_web"), PathBuf::from("/etc/ssh/kh_web.example.com")]
+            vec![
+                ssh.join("kh_web"),
+                PathBuf::from("/etc/ssh/kh_web.example.com")
+            ]
         );
         assert_eq!(h.strict_host_key_checking, StrictHostKeyChecking::AcceptNew);
         assert_eq!(h.connect_timeout, Some(Duration::from_secs(7)));
@@ -570,11 +581,26 @@ mod tests {
              Host c\n StrictHostKeyChecking ask\nHost d\n StrictHostKeyChecking off\n\
              Host e\n StrictHostKeyChecking bogus\n",
         );
-        assert_eq!(cfg.resolve("a").strict_host_key_checking, StrictHostKeyChecking::Yes);
-        assert_eq!(cfg.resolve("b").strict_host_key_checking, StrictHostKeyChecking::No);
-        assert_eq!(cfg.resolve("c").strict_host_key_checking, StrictHostKeyChecking::Ask);
-        assert_eq!(cfg.resolve("d").strict_host_key_checking, StrictHostKeyChecking::No);
-        assert_eq!(cfg.resolve("e").strict_host_key_checking, StrictHostKeyChecking::Ask);
+        assert_eq!(
+            cfg.resolve("a").strict_host_key_checking,
+            StrictHostKeyChecking::Yes
+        );
+        assert_eq!(
+            cfg.resolve("b").strict_host_key_checking,
+            StrictHostKeyChecking::No
+        );
+        assert_eq!(
+            cfg.resolve("c").strict_host_key_checking,
+            StrictHostKeyChecking::Ask
+        );
+        assert_eq!(
+            cfg.resolve("d").strict_host_key_checking,
+            StrictHostKeyChecking::No
+        );
+        assert_eq!(
+            cfg.resolve("e").strict_host_key_checking,
+            StrictHostKeyChecking::Ask
+        );
     }
 
     #[test]
@@ -613,9 +639,13 @@ mod tests {
 
     #[test]
     fn identity_files_accumulate() {
-        let (home, cfg) = setup("Host web\n IdentityFile ~/.ssh/a\nHost *\n IdentityFile ~/.ssh/b\n");
+        let (home, cfg) =
+            setup("Host web\n IdentityFile ~/.ssh/a\nHost *\n IdentityFile ~/.ssh/b\n");
         let ssh = home.path().join(".ssh");
-        assert_eq!(cfg.resolve("web").identity_files, vec![ssh.join("a"), ssh.join("b")]);
+        assert_eq!(
+            cfg.resolve("web").identity_files,
+            vec![ssh.join("a"), ssh.join("b")]
+        );
     }
 
     #[test]
@@ -623,7 +653,11 @@ mod tests {
         let home = tempfile::tempdir().unwrap();
         let ssh = home.path().join(".ssh");
         fs::create_dir_all(ssh.join("config.d")).unwrap();
-        fs::write(ssh.join("config.d/10-a.conf"), "Host alpha\n  HostName alpha.example\n").unwrap();
+        fs::write(
+            ssh.join("config.d/10-a.conf"),
+            "Host alpha\n  HostName alpha.example\n",
+        )
+        .unwrap();
         fs::write(ssh.join("config.d/20-b.conf"), "Host beta\n  Port 2201\n").unwrap();
         fs::write(ssh.join("config.d/skip.txt"), "Host gamma\n").unwrap();
         fs::write(ssh.join("scoped"), "User scoped-user\n").unwrap();
@@ -642,9 +676,8 @@ mod tests {
 
     #[test]
     fn host_aliases_are_concrete_and_deduplicated() {
-        let (_home, cfg) = setup(
-            "Host web web2 *.corp !bad\n Port 1\nHost db? web\n Port 2\nHost *\n User x\n",
-        );
+        let (_home, cfg) =
+            setup("Host web web2 *.corp !bad\n Port 1\nHost db? web\n Port 2\nHost *\n User x\n");
         assert_eq!(cfg.host_aliases(), vec!["web", "web2"]);
     }
 
@@ -677,9 +710,21 @@ mod tests {
         assert_eq!(
             cfg.resolve("inner").proxy_jump,
             vec![
-                JumpHost { user: Some("alice".into()), host: "bastion".into(), port: Some(2222) },
-                JumpHost { user: None, host: "gw".into(), port: None },
-                JumpHost { user: Some("bob".into()), host: "2001:db8::1".into(), port: Some(22) },
+                JumpHost {
+                    user: Some("alice".into()),
+                    host: "bastion".into(),
+                    port: Some(2222)
+                },
+                JumpHost {
+                    user: None,
+                    host: "gw".into(),
+                    port: None
+                },
+                JumpHost {
+                    user: Some("bob".into()),
+                    host: "2001:db8::1".into(),
+                    port: Some(22)
+                },
             ]
         );
         assert!(cfg.resolve("direct").proxy_jump.is_empty());
@@ -690,11 +735,19 @@ mod tests {
     fn jump_host_parse_edge_cases() {
         assert_eq!(
             JumpHost::parse("::1"),
-            Some(JumpHost { user: None, host: "::1".into(), port: None })
+            Some(JumpHost {
+                user: None,
+                host: "::1".into(),
+                port: None
+            })
         );
         assert_eq!(
             JumpHost::parse("a@b@host"),
-            Some(JumpHost { user: Some("a@b".into()), host: "host".into(), port: None })
+            Some(JumpHost {
+                user: Some("a@b".into()),
+                host: "host".into(),
+                port: None
+            })
         );
         assert_eq!(JumpHost::parse("host:notaport"), None);
         assert_eq!(JumpHost::parse("host:70000"), None);

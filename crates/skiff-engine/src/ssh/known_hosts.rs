@@ -230,7 +230,13 @@ impl KnownHosts {
     ///
     /// Creates the parent directory (0700 on unix) and the file (0600 on unix) if missing.
     /// Existing lines are never rewritten.
-    pub fn append(path: &Path, host: &str, port: u16, key: &PublicKey, hash: bool) -> io::Result<()> {
+    pub fn append(
+        path: &Path,
+        host: &str,
+        port: u16,
+        key: &PublicKey,
+        hash: bool,
+    ) -> io::Result<()> {
         let host_string = host_port_string(host, port);
         let host_field = if hash {
             let salt: [u8; HASH_SALT_LEN] = rand::random();
@@ -262,7 +268,10 @@ impl KnownHosts {
         let mut file = options.open(path).map_err(|e| {
             io::Error::new(
                 e.kind(),
-                format!("opening known_hosts file {} to add {host}: {e}", path.display()),
+                format!(
+                    "opening known_hosts file {} to add {host}: {e}",
+                    path.display()
+                ),
             )
         })?;
         let mut out = String::with_capacity(line.len() + 1);
@@ -289,9 +298,12 @@ fn host_port_string(host: &str, port: u16) -> String {
 fn key_text(key: &PublicKey) -> io::Result<String> {
     let mut bare = key.clone();
     bare.set_comment("");
-    let text = bare
-        .to_openssh()
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("encoding host key: {e}")))?;
+    let text = bare.to_openssh().map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("encoding host key: {e}"),
+        )
+    })?;
     Ok(text.trim_end().to_string())
 }
 
@@ -451,11 +463,23 @@ mod tests {
     #[test]
     fn plain_host_trusted_and_unknown() {
         let known = kh(&format!("example.com {K1} comment here\n"));
-        assert_eq!(known.check("example.com", 22, &key(K1)), HostKeyStatus::Trusted);
-        assert_eq!(known.check("EXAMPLE.com", 22, &key(K1)), HostKeyStatus::Trusted);
-        assert_eq!(known.check("other.com", 22, &key(K1)), HostKeyStatus::Unknown);
+        assert_eq!(
+            known.check("example.com", 22, &key(K1)),
+            HostKeyStatus::Trusted
+        );
+        assert_eq!(
+            known.check("EXAMPLE.com", 22, &key(K1)),
+            HostKeyStatus::Trusted
+        );
+        assert_eq!(
+            known.check("other.com", 22, &key(K1)),
+            HostKeyStatus::Unknown
+        );
         // A non-default port only matches `[host]:port`.
-        assert_eq!(known.check("example.com", 2222, &key(K1)), HostKeyStatus::Unknown);
+        assert_eq!(
+            known.check("example.com", 2222, &key(K1)),
+            HostKeyStatus::Unknown
+        );
     }
 
     #[test]
@@ -463,37 +487,79 @@ mod tests {
         let known = kh(&format!("example.com {K1} someone@else\n"));
         let mut presented = key(K1);
         presented.set_comment("different");
-        assert_eq!(known.check("example.com", 22, &presented), HostKeyStatus::Trusted);
+        assert_eq!(
+            known.check("example.com", 22, &presented),
+            HostKeyStatus::Trusted
+        );
     }
 
     #[test]
     fn bracketed_port_entry() {
         let known = kh(&format!("[example.com]:2222 {K1}\n"));
-        assert_eq!(known.check("example.com", 2222, &key(K1)), HostKeyStatus::Trusted);
-        assert_eq!(known.check("example.com", 22, &key(K1)), HostKeyStatus::Unknown);
-        assert_eq!(known.check("example.com", 2200, &key(K1)), HostKeyStatus::Unknown);
+        assert_eq!(
+            known.check("example.com", 2222, &key(K1)),
+            HostKeyStatus::Trusted
+        );
+        assert_eq!(
+            known.check("example.com", 22, &key(K1)),
+            HostKeyStatus::Unknown
+        );
+        assert_eq!(
+            known.check("example.com", 2200, &key(K1)),
+            HostKeyStatus::Unknown
+        );
     }
 
     #[test]
     fn comma_separated_host_list() {
         let known = kh(&format!("a.example,192.0.2.7,[b.example]:2022 {K1}\n"));
-        assert_eq!(known.check("a.example", 22, &key(K1)), HostKeyStatus::Trusted);
-        assert_eq!(known.check("192.0.2.7", 22, &key(K1)), HostKeyStatus::Trusted);
-        assert_eq!(known.check("b.example", 2022, &key(K1)), HostKeyStatus::Trusted);
-        assert_eq!(known.check("b.example", 22, &key(K1)), HostKeyStatus::Unknown);
+        assert_eq!(
+            known.check("a.example", 22, &key(K1)),
+            HostKeyStatus::Trusted
+        );
+        assert_eq!(
+            known.check("192.0.2.7", 22, &key(K1)),
+            HostKeyStatus::Trusted
+        );
+        assert_eq!(
+            known.check("b.example", 2022, &key(K1)),
+            HostKeyStatus::Trusted
+        );
+        assert_eq!(
+            known.check("b.example", 22, &key(K1)),
+            HostKeyStatus::Unknown
+        );
     }
 
     #[test]
     fn wildcards_and_negation() {
         let known = kh(&format!("*.example.com,!bad.example.com,host?.lan {K1}\n"));
-        assert_eq!(known.check("www.example.com", 22, &key(K1)), HostKeyStatus::Trusted);
-        assert_eq!(known.check("bad.example.com", 22, &key(K1)), HostKeyStatus::Unknown);
-        assert_eq!(known.check("host1.lan", 22, &key(K1)), HostKeyStatus::Trusted);
-        assert_eq!(known.check("host12.lan", 22, &key(K1)), HostKeyStatus::Unknown);
-        assert_eq!(known.check("example.com", 22, &key(K1)), HostKeyStatus::Unknown);
+        assert_eq!(
+            known.check("www.example.com", 22, &key(K1)),
+            HostKeyStatus::Trusted
+        );
+        assert_eq!(
+            known.check("bad.example.com", 22, &key(K1)),
+            HostKeyStatus::Unknown
+        );
+        assert_eq!(
+            known.check("host1.lan", 22, &key(K1)),
+            HostKeyStatus::Trusted
+        );
+        assert_eq!(
+            known.check("host12.lan", 22, &key(K1)),
+            HostKeyStatus::Unknown
+        );
+        assert_eq!(
+            known.check("example.com", 22, &key(K1)),
+            HostKeyStatus::Unknown
+        );
         // Negation only excludes; alone it matches nothing.
         let only_negated = kh(&format!("!foo {K1}\n"));
-        assert_eq!(only_negated.check("bar", 22, &key(K1)), HostKeyStatus::Unknown);
+        assert_eq!(
+            only_negated.check("bar", 22, &key(K1)),
+            HostKeyStatus::Unknown
+        );
     }
 
     #[test]
@@ -511,20 +577,38 @@ mod tests {
     fn hashed_lines_from_ssh_keygen() {
         let known = kh(&format!("{HASHED_22}\n{HASHED_2222}\n"));
         assert_eq!(known.len(), 2);
-        assert_eq!(known.check("example.com", 22, &key(K1)), HostKeyStatus::Trusted);
-        assert_eq!(known.check("example.com", 2222, &key(K1)), HostKeyStatus::Trusted);
-        assert_eq!(known.check("example.com", 2223, &key(K1)), HostKeyStatus::Unknown);
-        assert_eq!(known.check("example.org", 22, &key(K1)), HostKeyStatus::Unknown);
+        assert_eq!(
+            known.check("example.com", 22, &key(K1)),
+            HostKeyStatus::Trusted
+        );
+        assert_eq!(
+            known.check("example.com", 2222, &key(K1)),
+            HostKeyStatus::Trusted
+        );
+        assert_eq!(
+            known.check("example.com", 2223, &key(K1)),
+            HostKeyStatus::Unknown
+        );
+        assert_eq!(
+            known.check("example.org", 22, &key(K1)),
+            HostKeyStatus::Unknown
+        );
     }
 
     #[test]
     fn hashing_reproduces_ssh_keygen_vector() {
         let salt = BASE64.decode("mgZu6CGyVeiK5/JrhygK4mDHbBk=").unwrap();
         let field = hashed_host_field(&salt, "example.com");
-        assert_eq!(field, "|1|mgZu6CGyVeiK5/JrhygK4mDHbBk=|Llg+9X2KlKMleRUqia6d5KQTu2I=");
+        assert_eq!(
+            field,
+            "|1|mgZu6CGyVeiK5/JrhygK4mDHbBk=|Llg+9X2KlKMleRUqia6d5KQTu2I="
+        );
         let salt = BASE64.decode("bzboZ5X5/r6T2TYuB0XKkENrwbQ=").unwrap();
         let field = hashed_host_field(&salt, &host_port_string("example.com", 2222));
-        assert_eq!(field, "|1|bzboZ5X5/r6T2TYuB0XKkENrwbQ=|GneHEFO/Lev61F4ckrwpuvVqNQQ=");
+        assert_eq!(
+            field,
+            "|1|bzboZ5X5/r6T2TYuB0XKkENrwbQ=|GneHEFO/Lev61F4ckrwpuvVqNQQ="
+        );
     }
 
     #[test]
@@ -545,15 +629,24 @@ mod tests {
     #[test]
     fn other_algorithm_is_unknown_not_changed() {
         let known = kh(&format!("example.com {K1}\n"));
-        assert_eq!(known.check("example.com", 22, &key(K3)), HostKeyStatus::Unknown);
+        assert_eq!(
+            known.check("example.com", 22, &key(K3)),
+            HostKeyStatus::Unknown
+        );
     }
 
     #[test]
     fn any_matching_line_with_the_key_is_trusted() {
         // Two keys of the same type for one host (e.g. during rotation): either is fine.
         let known = kh(&format!("example.com {K2}\nexample.com {K1}\n"));
-        assert_eq!(known.check("example.com", 22, &key(K1)), HostKeyStatus::Trusted);
-        assert_eq!(known.check("example.com", 22, &key(K2)), HostKeyStatus::Trusted);
+        assert_eq!(
+            known.check("example.com", 22, &key(K1)),
+            HostKeyStatus::Trusted
+        );
+        assert_eq!(
+            known.check("example.com", 22, &key(K2)),
+            HostKeyStatus::Trusted
+        );
     }
 
     #[test]
@@ -562,7 +655,10 @@ mod tests {
         let known = kh(&text);
         assert_eq!(
             known.check("example.com", 22, &key(K1)),
-            HostKeyStatus::Revoked { path: PathBuf::from("/kh"), line: 2 }
+            HostKeyStatus::Revoked {
+                path: PathBuf::from("/kh"),
+                line: 2
+            }
         );
         // A revoked key does not make other keys changed or trusted.
         assert_eq!(known.check("other", 22, &key(K2)), HostKeyStatus::Unknown);
@@ -575,8 +671,14 @@ mod tests {
         );
         let known = kh(&text);
         assert_eq!(known.len(), 1);
-        assert_eq!(known.check("www.example.com", 22, &key(K1)), HostKeyStatus::Unknown);
-        assert_eq!(known.check("example.com", 22, &key(K2)), HostKeyStatus::Trusted);
+        assert_eq!(
+            known.check("www.example.com", 22, &key(K1)),
+            HostKeyStatus::Unknown
+        );
+        assert_eq!(
+            known.check("example.com", 22, &key(K2)),
+            HostKeyStatus::Trusted
+        );
     }
 
     #[test]
@@ -588,7 +690,10 @@ mod tests {
         fs::write(&b, format!("# x\ntwo.example {K1}\n")).unwrap();
         let known = KnownHosts::load(&[dir.path().join("missing"), a.clone(), b.clone()]).unwrap();
         assert_eq!(known.len(), 2);
-        assert_eq!(known.check("two.example", 22, &key(K1)), HostKeyStatus::Trusted);
+        assert_eq!(
+            known.check("two.example", 22, &key(K1)),
+            HostKeyStatus::Trusted
+        );
         match known.check("two.example", 22, &key(K2)) {
             HostKeyStatus::Changed { path, line, .. } => {
                 assert_eq!(path, b);
@@ -614,19 +719,38 @@ mod tests {
         assert!(lines[2].starts_with("|1|") && lines[2].ends_with(K3));
         assert!(!text.contains("hashed.example"));
 
-        let known = KnownHosts::load(&[path.clone()]).unwrap();
-        assert_eq!(known.check("example.com", 22, &key(K1)), HostKeyStatus::Trusted);
-        assert_eq!(known.check("example.com", 2222, &key(K2)), HostKeyStatus::Trusted);
-        assert_eq!(known.check("hashed.example", 22, &key(K3)), HostKeyStatus::Trusted);
-        assert_eq!(known.check("hashed.example", 8022, &key(K1)), HostKeyStatus::Trusted);
-        assert_eq!(known.check("hashed.example", 22, &key(K1)), HostKeyStatus::Unknown);
+        let known = KnownHosts::load(std::slice::from_ref(&path)).unwrap();
+        assert_eq!(
+            known.check("example.com", 22, &key(K1)),
+            HostKeyStatus::Trusted
+        );
+        assert_eq!(
+            known.check("example.com", 2222, &key(K2)),
+            HostKeyStatus::Trusted
+        );
+        assert_eq!(
+            known.check("hashed.example", 22, &key(K3)),
+            HostKeyStatus::Trusted
+        );
+        assert_eq!(
+            known.check("hashed.example", 8022, &key(K1)),
+            HostKeyStatus::Trusted
+        );
+        assert_eq!(
+            known.check("hashed.example", 22, &key(K1)),
+            HostKeyStatus::Unknown
+        );
 
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o600);
-            let dir_mode = fs::metadata(path.parent().unwrap()).unwrap().permissions().mode() & 0o777;
+            let dir_mode = fs::metadata(path.parent().unwrap())
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777;
             assert_eq!(dir_mode, 0o700);
         }
     }
@@ -639,7 +763,13 @@ mod tests {
         KnownHosts::append(&path, "new.example", 22, &key(K1), false).unwrap();
         let known = KnownHosts::load(&[path]).unwrap();
         assert_eq!(known.len(), 2);
-        assert_eq!(known.check("old.example", 22, &key(K2)), HostKeyStatus::Trusted);
-        assert_eq!(known.check("new.example", 22, &key(K1)), HostKeyStatus::Trusted);
+        assert_eq!(
+            known.check("old.example", 22, &key(K2)),
+            HostKeyStatus::Trusted
+        );
+        assert_eq!(
+            known.check("new.example", 22, &key(K1)),
+            HostKeyStatus::Trusted
+        );
     }
 }
