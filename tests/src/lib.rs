@@ -1,1 +1,29 @@
-//! placeholder
+//! Test support for Skiff: a real OpenSSH server per test, a TCP relay that
+//! adds delay, a bandwidth cap and connection cuts, and test-file helpers.
+//! The end-to-end tests and the peer benchmark build on these.
+//!
+//! # Layout
+//!
+//! - [`sshd`]: [`sshd::Sshd`] starts a private `/usr/sbin/sshd` on a free
+//!   loopback port in a temp dir, with fresh host and user keys, a client
+//!   `ssh_config` (`Host skiff-test`) and a `known_hosts`; optional password
+//!   authentication (root only, via the local user `skifftest`).
+//! - [`relay`]: [`relay::Relay`] forwards a loopback port to a target with
+//!   one-way delay, a per-direction rate cap and abrupt cuts after N bytes,
+//!   on its own thread and runtime. `src/bin/relay.rs` is the same relay as a
+//!   command for shell benchmarks.
+//! - [`files`]: deterministic random files and SHA-256 of files.
+//!
+//! Nothing here touches `~/.ssh`, the system sshd or the network beyond
+//! 127.0.0.1.
+
+pub mod files;
+pub mod relay;
+pub mod sshd;
+
+pub use files::{sha256_file, write_random_file};
+pub use relay::{Relay, RelayOptions, RelayStats};
+pub use sshd::{Sshd, SshdOptions};
+
+#[cfg(test)]
+mod fixture_tests;
