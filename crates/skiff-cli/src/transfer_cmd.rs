@@ -201,6 +201,15 @@ async fn download_any(
     topts: &TransferOptions,
     display: &Display,
 ) -> Result<(usize, u64)> {
+    if !recursive {
+        // One connection for the whole file: no probe connection first.
+        let progress = Arc::new(Progress::new());
+        let name = transfer::remote_basename(path).unwrap_or(path).to_string();
+        let r = display
+            .track(&name, progress.clone(), transfer::download_file(opts, path, local_dst, topts, progress))
+            .await?;
+        return Ok((1, r.bytes));
+    }
     let (conn, sess) = connect_one(opts).await?;
     let attrs = sess.stat(path).await.map_err(|e| e.op("download"))?;
     if !attrs.is_dir() {
@@ -211,13 +220,6 @@ async fn download_any(
             .track(&name, progress.clone(), transfer::download_file(opts, path, local_dst, topts, progress))
             .await?;
         return Ok((1, r.bytes));
-    }
-    if !recursive {
-        conn.disconnect().await;
-        return Err(Error::new(ErrorKind::WrongType, "download", "this is a directory")
-            .host(opts.label())
-            .path(path)
-            .hint("use -r to copy a directory"));
     }
     // Simple recursive walk; the scheduler makes trees fast.
     let root = if local_dst.is_dir() {

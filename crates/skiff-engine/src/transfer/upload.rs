@@ -26,6 +26,9 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::sftp::{Handle, SftpSession};
 use crate::ssh::ConnectOptions;
 
+/// Most bytes of WRITEs in flight on one channel.
+const UPLOAD_WINDOW_CAP: u64 = 4 * 1024 * 1024;
+
 #[derive(Debug, Clone)]
 pub struct UploadReport {
     pub remote_path: String,
@@ -236,7 +239,9 @@ async fn worker(
     };
     let limit = sess.info().limits.max_write_len as u32;
     let block = t.block_size.unwrap_or(limit).clamp(1024, limit);
-    let max_window = u64::from(t.max_requests.max(1)) * u64::from(block);
+    // sshd never grows a channel's 2 MiB window, so more than ~2 windows in flight per channel
+    // only queues (memory, and bytes to resend after a cut) without going faster.
+    let max_window = (u64::from(t.max_requests.max(1)) * u64::from(block)).min(UPLOAD_WINDOW_CAP);
     let mut window = (4 * u64::from(block)).min(max_window);
     let mut in_flight_bytes = 0u64;
     let mut cursor = ChunkCursor::new(block);
