@@ -22,7 +22,7 @@ pub struct LocalSink {
 
 impl LocalSink {
     pub fn new(file: File, path: PathBuf) -> Self {
-        let (tx, mut rx) = mpsc::channel::<(u64, Bytes)>(128);
+        let (tx, mut rx) = mpsc::channel::<(u64, Bytes)>(32);
         let failure = Arc::new(Mutex::new(None));
         let fail = failure.clone();
         let thread = std::thread::Builder::new()

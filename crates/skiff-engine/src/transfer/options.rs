@@ -30,7 +30,7 @@ impl Default for TransferOptions {
         TransferOptions {
             block_size: None,
             max_requests: 64,
-            channels: 8,
+            channels: 16,
             connections: 2,
             segment_size: 8 * 1024 * 1024,
             multi_channel_threshold: 16 * 1024 * 1024,

@@ -66,13 +66,12 @@ pub async fn upload_file(
     progress.set_total(size);
 
     let with_ctx = |e: Error| e.or_host(&label).or_path(remote_dest);
-    let mut pool = ChannelPool::open(opts, 1, 1, budget_for(topts)).await.map_err(with_ctx)?;
+    // The size is known before connecting, so a big file opens all its connections and
+    // channels at once, in parallel.
+    let pool = open_pool(opts, topts, size).await.map_err(with_ctx)?;
     let target = remote_target(pool.first(), local, remote_dest).await.map_err(with_ctx)?;
     let part = format!("{target}{PART_SUFFIX}");
     let with_ctx = |e: Error| e.or_host(&label).or_path(&target);
-    if size >= topts.multi_channel_threshold && topts.channels > 1 {
-        pool.grow(opts, topts.connections, topts.channels, budget_for(topts)).await.map_err(with_ctx)?;
-    }
 
     let shared = Shared {
         local: Arc::new(file),
@@ -116,7 +115,7 @@ pub async fn upload_file(
                 progress.note_retry();
                 tracing::info!(attempt, error = %e, "upload interrupted; reconnecting");
                 tokio::time::sleep(topts.backoff_for(attempt)).await;
-                match reconnect(opts, topts, size).await {
+                match open_pool(opts, topts, size).await {
                     Ok(p) => pool = Some(p),
                     Err(e2) if e2.is_transient() => continue,
                     Err(e2) => return Err(with_ctx(e2)),
@@ -136,12 +135,12 @@ fn budget_for(t: &TransferOptions) -> u32 {
     t.max_requests.saturating_mul(t.block_size.unwrap_or(256 * 1024)).max(1024 * 1024)
 }
 
-async fn reconnect(opts: &ConnectOptions, t: &TransferOptions, size: u64) -> Result<ChannelPool> {
-    let mut pool = ChannelPool::open(opts, 1, 1, budget_for(t)).await?;
+async fn open_pool(opts: &ConnectOptions, t: &TransferOptions, size: u64) -> Result<ChannelPool> {
     if size >= t.multi_channel_threshold && t.channels > 1 {
-        pool.grow(opts, t.connections, t.channels, budget_for(t)).await?;
+        ChannelPool::open(opts, t.connections, t.channels, budget_for(t)).await
+    } else {
+        ChannelPool::open(opts, 1, 1, budget_for(t)).await
     }
-    Ok(pool)
 }
 
 /// `remote_dest` itself, or `remote_dest/basename(local)` when it is an existing directory.
@@ -167,11 +166,18 @@ async fn finish_remote(sess: &SftpSession, part: &str, target: &str, meta: &std:
         atime_mtime: Some((meta.atime() as u32, meta.mtime() as u32)),
         ..FileAttrs::default()
     };
-    // Modification time is preserved like `scp -p`; failure to stamp is not fatal.
-    if let Err(e) = sess.setstat(part, attrs).await {
-        tracing::debug!(error = %e, "could not preserve mtime");
+    // Modification time is preserved like `scp -p`; failure to stamp is not fatal. The
+    // SETSTAT is sent without waiting for its answer: the server handles requests in order,
+    // so the rename right behind it still sees the stamped file, one round trip sooner.
+    let p = bytes::Bytes::copy_from_slice(part.as_bytes());
+    let stamp = sess.send(|id| Packet::Setstat { id, path: p, attrs }).await?;
+    let renamed = sess.rename_replace(part, target).await;
+    if let Ok(reply) = stamp.await {
+        if let Err(e) = crate::sftp::status_to_result(sess, "set modification time", part, reply) {
+            tracing::debug!(error = %e, "could not preserve mtime");
+        }
     }
-    sess.rename_replace(part, target).await
+    renamed
 }
 
 async fn run_workers(pool: &ChannelPool, shared: &Shared, size: u64, t: &TransferOptions, fresh: bool, mode: u32) -> Result<()> {
