@@ -124,15 +124,6 @@ impl SftpSession {
         })?;
         let (mut read_half, write_half) = channel.split();
 
-        // Send INIT right behind the subsystem request instead of waiting a round trip for
-        // its answer: if the server refuses, the INIT is simply discarded.
-        let mut init = BytesMut::new();
-        Packet::Init { version: SFTP_VERSION, extensions: vec![] }.encode(&mut init);
-        write_half
-            .data_bytes(init.freeze())
-            .await
-            .map_err(|e| Error::network("start sftp", e.to_string()).host(host_s.clone()))?;
-
         // The server answers the subsystem request with Success or Failure first.
         loop {
             match read_half.wait().await {
@@ -159,6 +150,14 @@ impl SftpSession {
                 Some(_) => continue,
             }
         }
+
+        // INIT / VERSION, synchronously, before the tasks start.
+        let mut init = BytesMut::new();
+        Packet::Init { version: SFTP_VERSION, extensions: vec![] }.encode(&mut init);
+        write_half
+            .data_bytes(init.freeze())
+            .await
+            .map_err(|e| Error::network("start sftp", e.to_string()).host(host_s.clone()))?;
 
         let mut inbuf = BytesMut::with_capacity(64 * 1024);
         let (version, extensions) = loop {
