@@ -117,7 +117,15 @@ impl Future for Reply {
 
 impl SftpSession {
     /// Start the sftp subsystem on `channel`, run INIT/VERSION and ask for limits.
-    pub async fn start(channel: Channel<Msg>, host: &str, budget: InFlightBudget) -> Result<Self> {
+    ///
+    /// `known_limits`, when given (another session to the same server already asked), saves
+    /// the round trip of asking again.
+    pub async fn start(
+        channel: Channel<Msg>,
+        host: &str,
+        budget: InFlightBudget,
+        known_limits: Option<Limits>,
+    ) -> Result<Self> {
         let host_s = host.to_string();
         channel.request_subsystem(true, "sftp").await.map_err(|e| {
             Error::network("start sftp", e.to_string()).host(host_s.clone())
@@ -218,7 +226,11 @@ impl SftpSession {
             }),
             budget,
         };
-        if session.info.has_extension("limits@openssh.com") {
+        if let Some(limits) = known_limits {
+            let mut info = (*session.info).clone();
+            info.limits = limits;
+            session.info = Arc::new(info);
+        } else if session.info.has_extension("limits@openssh.com") {
             let reply = session
                 .call(|id| Packet::Extended { id, request: skiff_sftp::Extension::Limits })
                 .await?;

@@ -274,10 +274,15 @@ impl Connection {
 
     /// Open a new channel and start SFTP on it.
     pub async fn open_sftp(&self, budget: InFlightBudget) -> Result<SftpSession> {
+        self.open_sftp_with(budget, None).await
+    }
+
+    /// Like [`Connection::open_sftp`], reusing limits another session already learned.
+    pub async fn open_sftp_with(&self, budget: InFlightBudget, known_limits: Option<skiff_sftp::Limits>) -> Result<SftpSession> {
         let channel = self.handle.channel_open_session().await.map_err(|e| {
             Error::network("open channel", e.to_string()).host(self.label.clone())
         })?;
-        SftpSession::start(channel, &self.label, budget).await
+        SftpSession::start(channel, &self.label, budget, known_limits).await
     }
 
     pub async fn disconnect(&self) {

@@ -25,11 +25,16 @@ use super::ranges::RangeSet;
 use super::segments::{ChunkCursor, SegmentQueue};
 use super::PART_SUFFIX;
 use crate::error::{Error, ErrorKind, Result};
-use crate::sftp::SftpSession;
+use crate::sftp::{Handle, SftpSession};
 use crate::ssh::ConnectOptions;
 
 /// Most bytes of READs in flight for one file, over all its channels.
 const DOWNLOAD_IN_FLIGHT_CAP: u64 = 32 * 1024 * 1024;
+
+/// Blocks in flight when a channel starts; the window then grows by each reply (doubling
+/// per round trip). TCP already does congestion control, so starting at 4 MiB only skips
+/// round trips of ramp-up on a long path.
+const INITIAL_WINDOW_BLOCKS: u64 = 16;
 
 /// What a finished download did.
 #[derive(Debug, Clone)]
@@ -71,14 +76,24 @@ pub async fn download_file(
     let label = opts.label();
     let with_ctx = |e: Error| e.or_host(&label).or_path(remote_path);
 
-    let mut pool = ChannelPool::open(opts, 1, 1, budget_for(topts)).await.map_err(with_ctx)?;
-    let attrs = pool.first().stat(remote_path).await.map_err(with_ctx)?;
+    let pool = ChannelPool::open(opts, 1, 1, budget_for(topts)).await.map_err(with_ctx)?;
+    // STAT and OPEN go out back to back: one round trip for both.
+    let first = pool.first().clone();
+    let (attrs, opened) = futures::join!(
+        first.stat(remote_path),
+        first.open(remote_path, OpenFlags::READ, FileAttrs::default())
+    );
+    let attrs = attrs.map_err(with_ctx)?;
     if attrs.is_dir() {
+        if let Ok(h) = opened {
+            let _ = first.close_handle(&h, remote_path).await;
+        }
         return Err(Error::new(ErrorKind::WrongType, "download", "this is a directory")
             .host(&label)
             .path(remote_path)
             .hint("use -r to copy a directory"));
     }
+    let mut first_handle = Some(opened.map_err(with_ctx)?);
     let size = attrs.size.unwrap_or(0);
     progress.set_total(size);
 
@@ -100,11 +115,11 @@ pub async fn download_file(
     };
 
     let mut attempt = 0u32;
-    let mut pool = Some(pool_for_size(&mut pool, opts, topts, size).await.map(|_| pool).map_err(with_ctx)?);
+    let mut pool = Some(pool);
     loop {
         let result = match pool.take() {
-            Some(p) => {
-                let r = run_workers(&p, &shared, &sink, size, topts).await;
+            Some(mut p) => {
+                let r = run_workers(&mut p, first_handle.take(), opts, &shared, &sink, size, topts).await;
                 if r.is_ok() {
                     p.close().await;
                 } else {
@@ -122,7 +137,7 @@ pub async fn download_file(
                 progress.note_retry();
                 tracing::info!(attempt, error = %e, "download interrupted; reconnecting");
                 tokio::time::sleep(topts.backoff_for(attempt)).await;
-                match reconnect(opts, topts, size).await {
+                match ChannelPool::open(opts, 1, 1, budget_for(topts)).await {
                     Ok(p) => pool = Some(p),
                     Err(e2) if e2.is_transient() => continue,
                     Err(e2) => return Err(with_ctx(e2)),
@@ -160,19 +175,6 @@ fn budget_for(t: &TransferOptions) -> u32 {
     t.max_requests.saturating_mul(t.block_size.unwrap_or(256 * 1024)).max(1024 * 1024)
 }
 
-async fn pool_for_size(pool: &mut ChannelPool, opts: &ConnectOptions, t: &TransferOptions, size: u64) -> Result<()> {
-    if size >= t.multi_channel_threshold && t.channels > 1 {
-        pool.grow(opts, t.connections, t.channels, budget_for(t)).await?;
-    }
-    Ok(())
-}
-
-async fn reconnect(opts: &ConnectOptions, t: &TransferOptions, size: u64) -> Result<ChannelPool> {
-    let mut pool = ChannelPool::open(opts, 1, 1, budget_for(t)).await?;
-    pool_for_size(&mut pool, opts, t, size).await?;
-    Ok(pool)
-}
-
 pub(super) fn part_path(target: &Path) -> PathBuf {
     let mut s = target.as_os_str().to_owned();
     s.push(PART_SUFFIX);
@@ -191,19 +193,56 @@ fn finish_local(part: &Path, target: &Path, size: u64, attrs: &FileAttrs) -> Res
     std::fs::rename(part, target).map_err(|e| Error::local_io("rename into place", target, &e))
 }
 
-async fn run_workers(pool: &ChannelPool, shared: &Shared, sink: &LocalSink, size: u64, t: &TransferOptions) -> Result<()> {
+/// Run channel workers until every missing range is fetched. A big file starts on the
+/// pool's first channel at once while the other connections and channels open; each joins
+/// as soon as it is ready, so setup round trips overlap with the transfer.
+async fn run_workers(
+    pool: &mut ChannelPool,
+    first_handle: Option<Handle>,
+    opts: &ConnectOptions,
+    shared: &Shared,
+    sink: &LocalSink,
+    size: u64,
+    t: &TransferOptions,
+) -> Result<()> {
     let missing = shared.done.lock().expect("done poisoned").missing(size);
     let queue = SegmentQueue::new(missing, t.segment_size);
-    let workers = pool.sessions().len().min(queue.len().max(1));
+    let grow = size >= t.multi_channel_threshold && t.channels > 1 && queue.len() > 1;
+    // Workers running now; each sizes its share of the in-flight cap from it.
+    let active = AtomicU64::new(0);
+    let mut extension =
+        grow.then(|| Box::pin(pool.extension(opts, t.connections, t.channels, budget_for(t))));
     let mut tasks = FuturesUnordered::new();
-    for sess in pool.sessions().iter().take(workers) {
-        tasks.push(worker(sess, shared, sink, &queue, t, workers as u64));
+    let mut first_handle = first_handle;
+    for sess in pool.sessions().iter().take(queue.len().max(1)) {
+        active.fetch_add(1, Ordering::Relaxed);
+        tasks.push(worker(sess.clone(), first_handle.take(), shared, sink, &queue, t, &active));
     }
     let mut first_err = None;
-    while let Some(r) = tasks.next().await {
-        if let Err(e) = r {
-            // Keep the first error; the others usually follow from it.
-            first_err.get_or_insert(e);
+    while !tasks.is_empty() {
+        tokio::select! {
+            Some(r) = tasks.next() => {
+                if let Err(e) = r {
+                    // Keep the first error; the others usually follow from it.
+                    first_err.get_or_insert(e);
+                }
+            }
+            more = async { extension.as_mut().expect("guarded").await }, if extension.is_some() => {
+                extension = None;
+                match more {
+                    Ok(more) => {
+                        if first_err.is_none() {
+                            for sess in more.sessions() {
+                                active.fetch_add(1, Ordering::Relaxed);
+                                tasks.push(worker(sess.clone(), None, shared, sink, &queue, t, &active));
+                            }
+                        }
+                        pool.absorb(more);
+                    }
+                    // The first channel carries on alone.
+                    Err(e) => tracing::debug!(error = %e, "could not open more channels"),
+                }
+            }
         }
     }
     match first_err {
@@ -214,22 +253,29 @@ async fn run_workers(pool: &ChannelPool, shared: &Shared, sink: &LocalSink, size
 
 /// One channel's pipeline: take chunks, keep READs in flight, write replies at offsets.
 async fn worker(
-    sess: &SftpSession,
+    sess: SftpSession,
+    handle: Option<Handle>,
     shared: &Shared,
     sink: &LocalSink,
     queue: &SegmentQueue,
     t: &TransferOptions,
-    workers: u64,
+    active: &AtomicU64,
 ) -> Result<()> {
     let path = shared.remote_path.as_str();
     let block = t.block_size.unwrap_or(sess.info().limits.max_read_len as u32).clamp(1024, sess.info().limits.max_read_len as u32);
-    let handle = sess.open(path, OpenFlags::READ, FileAttrs::default()).await?;
+    let handle = match handle {
+        Some(h) => h,
+        None => sess.open(path, OpenFlags::READ, FileAttrs::default()).await?,
+    };
     // The workers share one cap on bytes in flight: it bounds memory (replies can arrive
     // faster than the disk takes them) and is still ~650 MB/s at 50 ms.
-    let max_window = (u64::from(t.max_requests.max(1)) * u64::from(block))
-        .min(DOWNLOAD_IN_FLIGHT_CAP / workers.max(1))
-        .max(4 * u64::from(block));
-    let mut window = (4 * u64::from(block)).min(max_window);
+    let requests_cap = u64::from(t.max_requests.max(1)) * u64::from(block);
+    let max_window = || {
+        requests_cap
+            .min(DOWNLOAD_IN_FLIGHT_CAP / active.load(Ordering::Relaxed).max(1))
+            .max(4 * u64::from(block))
+    };
+    let mut window = (INITIAL_WINDOW_BLOCKS * u64::from(block)).min(max_window());
     let mut in_flight_bytes = 0u64;
     let mut cursor = ChunkCursor::new(block);
     let mut gaps: Vec<(u64, u32)> = Vec::new();
@@ -276,13 +322,13 @@ async fn worker(
                     gaps.push((off + n, len - n as u32));
                 }
                 // Slow start: each full reply widens the window by its size (doubling per RTT).
-                window = (window + n).min(max_window);
+                window = (window + n).min(max_window());
             }
             Ok(Packet::Status { code: StatusCode::Eof, .. }) => {
                 shared.eof_at.fetch_min(off, Ordering::Relaxed);
             }
             Ok(other) => {
-                result = Err(crate::sftp::status_to_result(sess, "read", path, other)
+                result = Err(crate::sftp::status_to_result(&sess, "read", path, other)
                     .err()
                     .unwrap_or_else(|| Error::protocol("read", "the server answered a READ with OK")));
                 break;
@@ -293,9 +339,9 @@ async fn worker(
             }
         }
     }
-    if result.is_ok() {
-        sess.close_handle(&handle, path).await?;
-    }
+    // Nothing depends on the CLOSE of a read handle: send it and don't wait for the answer.
+    let h = handle.0.clone();
+    let _ = sess.send(|id| Packet::Close { id, handle: h }).await;
     result
 }
 

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use futures::future::try_join_all;
+use futures::future::{join_all, try_join_all};
 
 use crate::error::Result;
 use crate::sftp::{InFlightBudget, SftpSession};
@@ -24,31 +24,41 @@ impl ChannelPool {
             Connection::connect(opts).await.map(Arc::new)
         }))
         .await?;
-        let sessions = try_join_all((0..channels.max(1)).map(|i| {
-            let conn = conns[i as usize % conns.len()].clone();
-            async move { conn.open_sftp(InFlightBudget::new(budget_per_channel)).await }
-        }))
-        .await?;
+        let sessions = open_sessions(&conns, 0..channels.max(1) as usize, budget_per_channel, None).await?;
         Ok(ChannelPool { connections: conns, sessions })
     }
 
-    /// Add connections and channels up to the given totals (after a stat showed the file is big).
-    pub async fn grow(&mut self, opts: &ConnectOptions, connections: u32, channels: u32, budget_per_channel: u32) -> Result<()> {
+    /// Open more connections and channels so that, together with this pool, there are
+    /// `connections` and `channels` in all. Borrows the pool only to share its connections,
+    /// so the caller can keep transferring on it while the extension opens; see
+    /// [`ChannelPool::absorb`].
+    pub fn extension(
+        &self,
+        opts: &ConnectOptions,
+        connections: u32,
+        channels: u32,
+        budget_per_channel: u32,
+    ) -> impl std::future::Future<Output = Result<ChannelPool>> + use<> {
         let want_conns = connections.clamp(1, channels.max(1)) as usize;
-        let new_conns: Vec<Arc<Connection>> = try_join_all(
-            (self.connections.len()..want_conns).map(|_| async { Connection::connect(opts).await.map(Arc::new) }),
-        )
-        .await?;
-        self.connections.extend(new_conns);
-        let have = self.sessions.len();
-        let conns = &self.connections;
-        let more = try_join_all((have..channels.max(1) as usize).map(|i| {
-            let conn = conns[i % conns.len()].clone();
-            async move { conn.open_sftp(InFlightBudget::new(budget_per_channel)).await }
-        }))
-        .await?;
-        self.sessions.extend(more);
-        Ok(())
+        let have_conns = self.connections.clone();
+        let have_sessions = self.sessions.len();
+        let limits = self.sessions.first().map(|s| s.info().limits);
+        let opts = opts.clone();
+        async move {
+            let new_conns: Vec<Arc<Connection>> = try_join_all(
+                (have_conns.len()..want_conns).map(|_| async { Connection::connect(&opts).await.map(Arc::new) }),
+            )
+            .await?;
+            let all: Vec<Arc<Connection>> = have_conns.iter().cloned().chain(new_conns.iter().cloned()).collect();
+            let sessions = open_sessions(&all, have_sessions..channels.max(1) as usize, budget_per_channel, limits).await?;
+            Ok(ChannelPool { connections: new_conns, sessions })
+        }
+    }
+
+    /// Take over another pool's connections and sessions.
+    pub fn absorb(&mut self, other: ChannelPool) {
+        self.connections.extend(other.connections);
+        self.sessions.extend(other.sessions);
     }
 
     pub fn sessions(&self) -> &[SftpSession] {
@@ -66,5 +76,39 @@ impl ChannelPool {
         for c in &self.connections {
             c.disconnect().await;
         }
+    }
+}
+
+/// Open SFTP sessions `range` (numbered round-robin over `conns`). A server may cap channels
+/// per connection (OpenSSH's MaxSessions, 10 by default): sessions that fail to open are
+/// left out as long as at least one opened; the first error is returned only if none did.
+async fn open_sessions(
+    conns: &[Arc<Connection>],
+    range: std::ops::Range<usize>,
+    budget_per_channel: u32,
+    limits: Option<skiff_sftp::Limits>,
+) -> Result<Vec<SftpSession>> {
+    if range.is_empty() {
+        return Ok(Vec::new());
+    }
+    let results = join_all(range.map(|i| {
+        let conn = conns[i % conns.len()].clone();
+        async move { conn.open_sftp_with(InFlightBudget::new(budget_per_channel), limits).await }
+    }))
+    .await;
+    let mut sessions = Vec::with_capacity(results.len());
+    let mut first_err = None;
+    for r in results {
+        match r {
+            Ok(s) => sessions.push(s),
+            Err(e) => {
+                tracing::debug!(error = %e, "an extra SFTP channel did not open");
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    match (sessions.is_empty(), first_err) {
+        (true, Some(e)) => Err(e),
+        _ => Ok(sessions),
     }
 }
