@@ -159,3 +159,43 @@ fn recursive_copy_both_ways() {
     );
     assert_eq!(std::fs::read(back.path().join("tree/top")).unwrap(), b"1");
 }
+
+#[test]
+fn through_a_proxy_jump_host() {
+    let sshd = Sshd::start().unwrap();
+    // The jump host and the target are the same server: skiff connects to it, opens a
+    // direct-tcpip channel back to its own port, and runs a second SSH session inside.
+    let base = std::fs::read_to_string(&sshd.ssh_config).unwrap();
+    let jump_cfg = base.replace("Host skiff-test", "Host jumpbox");
+    let target_cfg = format!("Host behind\n  ProxyJump jumpbox\n{}", base.split_once('\n').unwrap().1);
+    let cfg = sshd.dir.path().join("jump.config");
+    std::fs::write(&cfg, format!("{target_cfg}\n{jump_cfg}")).unwrap();
+    let local = tempfile::tempdir().unwrap();
+    let src = local.path().join("f");
+    write_random_file(&src, 3_000_000, 9).unwrap();
+    let rpath = sshd.root.join("via-jump");
+    assert_ok(&skiff(&cfg, &["cp", "-q", s(&src), &format!("behind:{}", rpath.display())]));
+    assert_eq!(sha256_file(&rpath).unwrap(), sha256_file(&src).unwrap());
+    std::thread::sleep(Duration::from_millis(200));
+    let log = sshd.log_contents();
+    assert!(log.contains("direct-tcpip"), "no direct-tcpip channel in the server log: the jump was not used");
+}
+
+#[test]
+fn accept_new_from_the_config_saves_the_key() {
+    let sshd = Sshd::start().unwrap();
+    let kh = sshd.dir.path().join("fresh_known_hosts");
+    let text: String = std::fs::read_to_string(&sshd.ssh_config)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.contains("UserKnownHostsFile") && !l.contains("StrictHostKeyChecking"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let cfg = sshd.dir.path().join("acceptnew.config");
+    std::fs::write(&cfg, format!("{text}  UserKnownHostsFile {}\n  StrictHostKeyChecking accept-new\n", kh.display())).unwrap();
+    std::fs::write(sshd.root.join("f"), b"x").unwrap();
+    let out = tempfile::tempdir().unwrap();
+    assert_ok(&skiff(&cfg, &["cp", "-q", &remote(&sshd, &sshd.root.join("f")), s(out.path())]));
+    let saved = std::fs::read_to_string(&kh).unwrap();
+    assert!(saved.contains(sshd.host_key_pub_line.split_whitespace().nth(1).unwrap()), "{saved}");
+}
