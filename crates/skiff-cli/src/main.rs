@@ -8,6 +8,9 @@
 //! 3 network, 4 authentication, 5 host key unknown or changed, 6 not found,
 //! 7 permission denied, 8 local I/O, 130 cancelled.
 
+// The engine's `Error` is large by design (see skiff-engine's lib.rs).
+#![allow(clippy::result_large_err)]
+
 mod prompt;
 mod transfer_cmd;
 
@@ -141,7 +144,7 @@ impl ConnArgs {
         if !self.identity.is_empty() {
             let mut ids = self.identity.clone();
             if hc.identity_files_explicit {
-                ids.extend(hc.identity_files.drain(..));
+                ids.append(&mut hc.identity_files);
             }
             hc.identity_files = ids;
             hc.identity_files_explicit = true;

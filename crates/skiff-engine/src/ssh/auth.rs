@@ -98,10 +98,8 @@ pub(super) async fn authenticate(handle: &mut Handle<ClientHandler>, opts: &Conn
     }
 
     // 3. Keyboard-interactive.
-    if at.allows(MethodKind::KeyboardInteractive) {
-        if keyboard_interactive(handle, opts, &user, &mut at).await? {
-            return Ok(());
-        }
+    if at.allows(MethodKind::KeyboardInteractive) && keyboard_interactive(handle, opts, &user, &mut at).await? {
+        return Ok(());
     }
 
     // 4. Password.

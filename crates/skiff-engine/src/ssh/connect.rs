@@ -146,9 +146,7 @@ impl client::Handler for ClientHandler {
     async fn check_server_key(&mut self, server_key: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
         let key = match server_key {
             PublicKeyOrCertificate::PublicKey { key, .. } => key.clone(),
-            PublicKeyOrCertificate::Certificate(cert) => match PublicKey::new(cert.public_key().clone(), "") {
-                k => k,
-            },
+            PublicKeyOrCertificate::Certificate(cert) => PublicKey::new(cert.public_key().clone(), ""),
         };
         match self.check(&key).await {
             Ok(()) => Ok(true),

@@ -187,7 +187,7 @@ async fn run_workers(pool: &ChannelPool, shared: &Shared, size: u64, t: &Transfe
     let create = FileAttrs { permissions: Some(mode), ..FileAttrs::default() };
     let mut flags = OpenFlags::WRITE | OpenFlags::CREAT;
     if fresh {
-        flags = flags | OpenFlags::TRUNC;
+        flags |= OpenFlags::TRUNC;
     }
     let first_handle = first.open(&shared.part, flags, create).await?;
 
