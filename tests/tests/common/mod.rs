@@ -37,8 +37,24 @@ pub fn skiff_env(config: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.stdin(std::process::Stdio::null());
-    cmd.output().expect("run skiff")
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("run skiff");
+    // A hung transfer must fail the test, not stall CI.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    loop {
+        if child.try_wait().expect("wait for skiff").is_some() {
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("collect skiff output");
+            panic!("skiff {args:?} hung for 180 s; stderr: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("collect skiff output")
 }
 
 pub fn stderr(o: &Output) -> String {

@@ -16,6 +16,9 @@ use super::prompt::{HostKeyDecision, Prompter, UnknownHostKey};
 use crate::error::{Error, ErrorKind, Result};
 use crate::sftp::{InFlightBudget, SftpSession};
 
+/// How long a server may take to start the sftp subsystem and answer INIT.
+const SFTP_START_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How to reach and trust a host. Built from a resolved [`HostConfig`].
 #[derive(Clone)]
 pub struct ConnectOptions {
@@ -280,7 +283,12 @@ impl Connection {
         let channel = self.handle.channel_open_session().await.map_err(|e| {
             Error::network("open channel", e.to_string()).host(self.label.clone())
         })?;
-        SftpSession::start(channel, &self.label, budget, known_limits).await
+        tokio::time::timeout(SFTP_START_TIMEOUT, SftpSession::start(channel, &self.label, budget, known_limits))
+            .await
+            .map_err(|_| {
+                Error::network("start sftp", format!("the server did not start SFTP within {} s", SFTP_START_TIMEOUT.as_secs()))
+                    .host(self.label.clone())
+            })?
     }
 
     pub async fn disconnect(&self) {
