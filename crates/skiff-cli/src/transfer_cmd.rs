@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use skiff_engine::remote::Location;
 use skiff_engine::sftp::InFlightBudget;
 use skiff_engine::ssh::{ConnectOptions, Connection};
-use skiff_engine::transfer::{self, Progress, TransferOptions};
+use skiff_engine::transfer::{self, Progress, TransferOptions, TreeOptions, TreeReport};
 use skiff_engine::{Error, ErrorKind, Result};
 
 use crate::{CpArgs, LsArgs, TuneArgs};
@@ -210,52 +210,47 @@ async fn download_any(
             .await?;
         return Ok((1, r.bytes));
     }
-    let (conn, sess) = connect_one(opts).await?;
-    let attrs = sess.stat(path).await.map_err(|e| e.op("download"))?;
-    if !attrs.is_dir() {
-        conn.disconnect().await;
-        let progress = Arc::new(Progress::new());
-        let name = transfer::remote_basename(path).unwrap_or(path).to_string();
-        let r = display
-            .track(&name, progress.clone(), transfer::download_file(opts, path, local_dst, topts, progress))
-            .await?;
-        return Ok((1, r.bytes));
-    }
-    // Simple recursive walk; the scheduler makes trees fast.
-    let root = if local_dst.is_dir() {
-        local_dst.join(transfer::remote_basename(path).unwrap_or("download"))
-    } else {
-        local_dst.to_path_buf()
-    };
-    let mut stack = vec![(path.to_string(), root)];
-    let (mut files, mut bytes) = (0usize, 0u64);
-    while let Some((rdir, ldir)) = stack.pop() {
-        std::fs::create_dir_all(&ldir).map_err(|e| Error::local_io("create directory", &ldir, &e))?;
-        let entries = sess.read_dir(&rdir).await?.collect_all().await?;
-        for e in entries {
-            let name = match transfer::safe_remote_name(&e.filename) {
-                Ok(n) => n.to_string(),
-                Err(err) => {
-                    eprintln!("skiff: {}", err.host(opts.label()).path(rdir.clone()));
-                    continue;
-                }
-            };
-            let rpath = transfer::join_remote(&rdir, &name);
-            let lpath = ldir.join(&name);
-            if e.attrs.is_dir() {
-                stack.push((rpath, lpath));
-            } else if e.attrs.is_regular() {
-                let progress = Arc::new(Progress::new());
-                let r = display
-                    .track(&name, progress.clone(), transfer::download_file(opts, &rpath, &lpath, topts, progress))
-                    .await?;
-                files += 1;
-                bytes += r.bytes;
-            }
+    let progress = Arc::new(Progress::new());
+    let name = transfer::remote_basename(path).unwrap_or(path).to_string();
+    let tree = display
+        .track(&name, progress.clone(), transfer::download_tree(opts, path, local_dst, topts, &tree_options(topts), progress))
+        .await;
+    match tree {
+        // `-r` on a plain file copies the file, as scp does.
+        Err(e) if e.kind == ErrorKind::WrongType => {
+            let progress = Arc::new(Progress::new());
+            let r = display
+                .track(&name, progress.clone(), transfer::download_file(opts, path, local_dst, topts, progress))
+                .await?;
+            Ok((1, r.bytes))
         }
+        other => tree_outcome(other?),
     }
-    conn.disconnect().await;
-    Ok((files, bytes))
+}
+
+fn tree_options(t: &TransferOptions) -> TreeOptions {
+    let mut o = TreeOptions::default();
+    if let Some(n) = std::env::var("SKIFF_FILES_IN_FLIGHT").ok().and_then(|v| v.parse().ok()) {
+        o.files_in_flight = n;
+    }
+    o.connections = o.connections.min(t.connections.max(1));
+    o
+}
+
+/// Report entries that failed; the job as a whole fails if any did.
+fn tree_outcome(report: TreeReport) -> Result<(usize, u64)> {
+    for e in &report.errors {
+        eprintln!("skiff: {e}");
+    }
+    if let Some(first) = report.errors.first() {
+        let n = report.errors.len();
+        return Err(first.clone().hint(format!(
+            "{n} entr{} failed (listed above); {} file(s) were copied",
+            if n == 1 { "y" } else { "ies" },
+            report.files
+        )));
+    }
+    Ok((report.files as usize, report.bytes))
 }
 
 /// Upload a directory tree into `remote_dir`. Returns (files, bytes).
@@ -266,45 +261,12 @@ async fn upload_tree(
     topts: &TransferOptions,
     display: &Display,
 ) -> Result<(usize, u64)> {
-    let (conn, sess) = connect_one(opts).await?;
-    let name = local
-        .canonicalize()
-        .ok()
-        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| "upload".into());
-    let root = match sess.try_stat(remote_dir).await? {
-        Some(a) if a.is_dir() => transfer::join_remote(remote_dir, &name),
-        _ => remote_dir.to_string(),
-    };
-    let mut stack = vec![(local.to_path_buf(), root)];
-    let (mut files, mut bytes) = (0usize, 0u64);
-    while let Some((ldir, rdir)) = stack.pop() {
-        if sess.try_stat(&rdir).await?.is_none() {
-            sess.mkdir(&rdir, Default::default()).await?;
-        }
-        let rd = std::fs::read_dir(&ldir).map_err(|e| Error::local_io("list directory", &ldir, &e))?;
-        for entry in rd {
-            let entry = entry.map_err(|e| Error::local_io("list directory", &ldir, &e))?;
-            let ft = entry.file_type().map_err(|e| Error::local_io("list directory", &entry.path(), &e))?;
-            let Some(n) = entry.file_name().to_str().map(str::to_string) else {
-                eprintln!("skiff: skipped {}: the name is not valid UTF-8", entry.path().display());
-                continue;
-            };
-            let rpath = transfer::join_remote(&rdir, &n);
-            if ft.is_dir() {
-                stack.push((entry.path(), rpath));
-            } else if ft.is_file() {
-                let progress = Arc::new(Progress::new());
-                let r = display
-                    .track(&n, progress.clone(), transfer::upload_file(opts, &entry.path(), &rpath, topts, progress))
-                    .await?;
-                files += 1;
-                bytes += r.bytes;
-            }
-        }
-    }
-    conn.disconnect().await;
-    Ok((files, bytes))
+    let progress = Arc::new(Progress::new());
+    let name = local.display().to_string();
+    let report = display
+        .track(&name, progress.clone(), transfer::upload_tree(opts, local, remote_dir, topts, &tree_options(topts), progress))
+        .await?;
+    tree_outcome(report)
 }
 
 pub async fn ls(args: LsArgs) -> Result<()> {

@@ -26,8 +26,11 @@ pub enum ErrorKind {
     PermissionDenied,
     /// A file was expected but a directory was found (or the other way round).
     WrongType,
-    /// A local file-system error (disk full, read-only, ...).
+    /// A local file-system error (read-only, I/O error, ...).
     LocalIo,
+    /// The local disk is full: nothing more can land, so a job stops instead of failing
+    /// every remaining file.
+    DiskFull,
     /// The server answered with an SFTP failure status not covered above.
     Remote,
     /// The peer broke the protocol (malformed packet, unknown request id, ...).
@@ -147,7 +150,7 @@ impl Error {
             K::NotFound => (ErrorKind::NotFound, "check the local path"),
             K::PermissionDenied => (ErrorKind::PermissionDenied, "check the local file's permissions"),
             K::IsADirectory => (ErrorKind::WrongType, "give a file, or use -r for a directory"),
-            K::StorageFull => (ErrorKind::LocalIo, "free some disk space and retry; the partial file was kept"),
+            K::StorageFull => (ErrorKind::DiskFull, "free some disk space and retry; files already copied are intact"),
             _ => (ErrorKind::LocalIo, "check the local disk and path"),
         };
         Error::new(kind, op, err.to_string())

@@ -15,6 +15,7 @@
 pub mod error;
 pub mod remote;
 pub mod sftp;
+pub mod store;
 pub mod ssh;
 pub mod transfer;
 

@@ -182,7 +182,7 @@ pub(super) fn part_path(target: &Path) -> PathBuf {
 }
 
 /// Trim, stamp and rename the finished `.skiffpart` over the destination.
-fn finish_local(part: &Path, target: &Path, size: u64, attrs: &FileAttrs) -> Result<()> {
+pub(super) fn finish_local(part: &Path, target: &Path, size: u64, attrs: &FileAttrs) -> Result<()> {
     let f = OpenOptions::new().write(true).open(part).map_err(|e| Error::local_io("finish download", part, &e))?;
     f.set_len(size).map_err(|e| Error::local_io("finish download", part, &e))?;
     if let Some(mtime) = attrs.mtime() {
@@ -357,4 +357,40 @@ async fn deliver(shared: &Shared, sink: &LocalSink, off: u64, data: Bytes) -> Re
     shared.progress.add(newly);
     shared.progress.add_resent(n - newly);
     Ok(())
+}
+
+/// Download `remote_path` (of `size` bytes) into the local `part` file on one session,
+/// pipelined. Used by tree transfers for their bigger files; the caller renames `part`.
+pub(super) async fn download_on_session(
+    sess: &SftpSession,
+    remote_path: &str,
+    part: &Path,
+    size: u64,
+    t: &TransferOptions,
+    progress: Arc<Progress>,
+) -> Result<u64> {
+    let file = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .open(part)
+        .map_err(|e| Error::local_io("create local file", part, &e))?;
+    let sink = LocalSink::new(file, part.to_path_buf());
+    let shared = Shared {
+        remote_path: remote_path.to_string(),
+        done: Mutex::new(RangeSet::new()),
+        eof_at: AtomicU64::new(u64::MAX),
+        progress,
+    };
+    let queue = SegmentQueue::new(vec![0..size], u64::MAX);
+    let active = AtomicU64::new(1);
+    let r = worker(sess.clone(), None, &shared, &sink, &queue, t, &active).await;
+    let finished = sink.finish().await;
+    r?;
+    finished?;
+    let final_size = size.min(shared.eof_at.load(Ordering::Relaxed));
+    if !shared.done.lock().expect("done poisoned").missing(final_size).is_empty() {
+        return Err(Error::protocol("download", "byte ranges never arrived").path(remote_path));
+    }
+    Ok(final_size)
 }

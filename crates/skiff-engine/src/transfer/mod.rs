@@ -9,6 +9,7 @@
 //! - `local_sink`: the thread that writes downloaded blocks at their offsets.
 //! - `download`, `upload`: the two directions, each with its retry loop.
 //! - `progress`: [`Progress`] counters for whoever displays them.
+//! - `tree`, `shared_pool`: whole directory trees, many files at once over shared channels.
 
 mod download;
 mod local_sink;
@@ -17,6 +18,8 @@ mod pool;
 mod progress;
 mod ranges;
 mod segments;
+mod shared_pool;
+mod tree;
 mod upload;
 
 pub use download::{download_file, local_target, DownloadReport};
@@ -25,6 +28,8 @@ pub use pool::ChannelPool;
 pub use progress::Progress;
 pub use ranges::RangeSet;
 pub use segments::{ChunkCursor, SegmentQueue};
+pub use shared_pool::SharedPool;
+pub use tree::{download_tree, upload_tree, TreeOptions, TreeReport};
 pub use upload::{remote_target, upload_file, UploadReport};
 
 use crate::error::{Error, ErrorKind, Result};

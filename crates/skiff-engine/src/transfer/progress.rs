@@ -10,6 +10,9 @@ pub struct Progress {
     /// Bytes moved again after a reconnect (for the "< 10 % resent" promise).
     resent: AtomicU64,
     retries: AtomicU64,
+    files_total: AtomicU64,
+    files_done: AtomicU64,
+    files_failed: AtomicU64,
 }
 
 impl Progress {
@@ -21,6 +24,28 @@ impl Progress {
     }
     pub fn total(&self) -> u64 {
         self.total.load(Ordering::Relaxed)
+    }
+    /// Grow the total as a walk discovers more (trees).
+    pub fn add_total(&self, n: u64) {
+        self.total.fetch_add(n, Ordering::Relaxed);
+    }
+    pub fn add_file_total(&self) {
+        self.files_total.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn file_done(&self) {
+        self.files_done.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn file_failed(&self) {
+        self.files_failed.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn files_total(&self) -> u64 {
+        self.files_total.load(Ordering::Relaxed)
+    }
+    pub fn files_done(&self) -> u64 {
+        self.files_done.load(Ordering::Relaxed)
+    }
+    pub fn files_failed(&self) -> u64 {
+        self.files_failed.load(Ordering::Relaxed)
     }
     pub fn add(&self, n: u64) {
         self.done.fetch_add(n, Ordering::Relaxed);

@@ -308,3 +308,28 @@ async fn worker(
     }
     result
 }
+
+/// Upload `local` (of `size` bytes, already open) into the remote `part` file on one session,
+/// pipelined. Used by tree transfers for their bigger files; the caller renames `part`.
+pub(super) async fn upload_on_session(
+    sess: &SftpSession,
+    local: File,
+    local_path: &Path,
+    part: &str,
+    size: u64,
+    mode: u32,
+    t: &TransferOptions,
+    progress: Arc<Progress>,
+) -> Result<()> {
+    let shared = Shared {
+        local: Arc::new(local),
+        local_path: local_path.to_path_buf(),
+        part: part.to_string(),
+        done: Mutex::new(RangeSet::new()),
+        progress,
+    };
+    let create = FileAttrs { permissions: Some(mode), ..FileAttrs::default() };
+    let handle = sess.open(part, OpenFlags::WRITE | OpenFlags::CREAT | OpenFlags::TRUNC, create).await?;
+    let queue = SegmentQueue::new(vec![0..size], u64::MAX);
+    worker(sess, Some(handle), &shared, &queue, t).await
+}
