@@ -13,13 +13,25 @@
 //!   on its own thread and runtime. `src/bin/relay.rs` is the same relay as a
 //!   command for shell benchmarks.
 //! - [`files`]: deterministic random files and SHA-256 of files.
+//! - [`tree`]: [`tree::make_tree`] builds deterministic trees (many small
+//!   files, nesting, empty directories, awkward names, big files);
+//!   [`tree::manifest`] maps a tree to `path → sha256 | "dir" | "link -> T"`.
+//! - [`hostile`]: an SFTP v3 server ([`hostile::serve`], binary
+//!   `src/bin/hostile-sftp-server.rs`) that the real sshd runs as its sftp
+//!   subsystem; honest except that listings of `evil` directories carry
+//!   names such as `..`, `a/b` and `/etc/passwd-skiff-test`.
+//! - [`diskfull`]: [`diskfull::SmallDisk`], a small tmpfs (or loop ext4)
+//!   mount that runs out of space.
 //!
 //! Nothing here touches `~/.ssh`, the system sshd or the network beyond
 //! 127.0.0.1.
 
+pub mod diskfull;
 pub mod files;
+pub mod hostile;
 pub mod relay;
 pub mod sshd;
+pub mod tree;
 
 pub use files::{sha256_file, write_random_file};
 pub use relay::{Relay, RelayOptions, RelayStats};

@@ -108,7 +108,7 @@ impl SftpSession {
     /// Stream a directory: yields entries per READDIR reply, not after the whole listing.
     pub async fn read_dir(&self, path: &str) -> Result<ReadDir> {
         let handle = self.opendir(path).await?;
-        Ok(ReadDir { sess: self.clone(), handle: Some(handle), path: path.to_string() })
+        Ok(ReadDir { sess: self.clone(), handle: Some(handle), path: path.to_string(), ahead: Default::default() })
     }
 
     pub async fn realpath(&self, path: &str) -> Result<String> {
@@ -173,20 +173,48 @@ impl SftpSession {
 }
 
 /// A directory being listed. Call [`ReadDir::next_batch`] until it returns `None`.
+///
+/// Two READDIRs are kept in flight, so the one that finds the end of a short directory
+/// costs no extra round trip, and the handle's CLOSE is not waited for.
 pub struct ReadDir {
     sess: SftpSession,
     handle: Option<Handle>,
     path: String,
+    ahead: std::collections::VecDeque<super::Reply>,
 }
 
 impl ReadDir {
+    async fn request(&mut self) -> Result<()> {
+        if let Some(handle) = &self.handle {
+            let h = handle.0.clone();
+            let reply = self.sess.send(|id| Packet::Readdir { id, handle: h }).await?;
+            self.ahead.push_back(reply);
+        }
+        Ok(())
+    }
+
+    fn close(&mut self) {
+        if let Some(handle) = self.handle.take() {
+            let sess = self.sess.clone();
+            // Nobody waits for the CLOSE of a directory handle.
+            tokio::spawn(async move {
+                let h = handle.0;
+                let _ = sess.send(|id| Packet::Close { id, handle: h }).await;
+            });
+        }
+        self.ahead.clear();
+    }
+
     /// The next batch of entries (one READDIR reply), without `.` and `..`.
     pub async fn next_batch(&mut self) -> Result<Option<Vec<NameEntry>>> {
-        let Some(handle) = self.handle.clone() else {
+        if self.handle.is_none() {
             return Ok(None);
-        };
-        let h = handle.0.clone();
-        match self.sess.call(|id| Packet::Readdir { id, handle: h }).await? {
+        }
+        while self.ahead.len() < 2 {
+            self.request().await?;
+        }
+        let reply = self.ahead.pop_front().expect("two requests in flight").await?;
+        match reply {
             Packet::Name { entries, .. } => Ok(Some(
                 entries
                     .into_iter()
@@ -194,13 +222,11 @@ impl ReadDir {
                     .collect(),
             )),
             Packet::Status { code: StatusCode::Eof, .. } => {
-                self.handle = None;
-                let _ = self.sess.close_handle(&handle, &self.path).await;
+                self.close();
                 Ok(None)
             }
             other => {
-                self.handle = None;
-                let _ = self.sess.close_handle(&handle, &self.path).await;
+                self.close();
                 Err(self.sess.fail("list directory", &self.path, other))
             }
         }
