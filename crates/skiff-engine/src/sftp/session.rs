@@ -53,6 +53,9 @@ struct Shared {
     table: Mutex<Table>,
     next_id: AtomicU32,
     out: mpsc::Sender<Outgoing>,
+    /// Flips to true when the session dies, so a writer stuck waiting for SSH window on a
+    /// dead channel lets go (and senders blocked on a full queue get their error).
+    dead_tx: tokio::sync::watch::Sender<bool>,
 }
 
 impl Shared {
@@ -65,6 +68,7 @@ impl Shared {
             }
             std::mem::take(&mut t.waiters)
         };
+        let _ = self.dead_tx.send(true);
         for (_, (w, _permit)) in waiters {
             let _ = w.send(Err(err.clone()));
         }
@@ -213,6 +217,7 @@ impl SftpSession {
             table: Mutex::new(Table { waiters: HashMap::new(), dead: None }),
             next_id: AtomicU32::new(1),
             out: out_tx,
+            dead_tx: tokio::sync::watch::Sender::new(false),
         });
         tokio::spawn(writer_task(write_half, out_rx, shared.clone()));
         tokio::spawn(reader_task(read_half, inbuf, shared.clone()));
@@ -324,11 +329,10 @@ impl SftpSession {
         Ok(Reply { rx, host: self.shared.clone() })
     }
 
-    /// Close the session's channel. Outstanding requests fail.
+    /// Close the session's channel. Outstanding requests fail (as a network error: whoever
+    /// still waits may retry on a new session).
     pub fn close(&self) {
-        self.shared.kill(
-            Error::new(ErrorKind::Cancelled, "sftp", "the session was closed").host(self.shared.host.clone()),
-        );
+        self.shared.kill(Error::network("sftp", "the session was closed").host(self.shared.host.clone()));
     }
 }
 
@@ -354,22 +358,30 @@ async fn writer_task(
     mut rx: mpsc::Receiver<Outgoing>,
     shared: Arc<Shared>,
 ) {
-    while let Some(out) = rx.recv().await {
-        let mut res = write_half.data_bytes(out.head).await;
-        if res.is_ok() {
+    let mut dead = shared.dead_tx.subscribe();
+    loop {
+        let out = tokio::select! {
+            out = rx.recv() => match out { Some(o) => o, None => break },
+            _ = dead.wait_for(|d| *d) => return,
+        };
+        let send = async {
+            write_half.data_bytes(out.head).await?;
             if let Some(body) = out.body {
-                res = write_half.data_bytes(body).await;
+                write_half.data_bytes(body).await?;
             }
-        }
+            Ok::<(), russh::Error>(())
+        };
+        let res = tokio::select! {
+            r = send => r,
+            // The channel died while we waited for window: nothing will ever be sent.
+            _ = dead.wait_for(|d| *d) => return,
+        };
         if let Err(e) = res {
             shared.kill(
                 Error::network("send sftp request", format!("the SSH channel failed: {e}"))
                     .host(shared.host.clone()),
             );
             return;
-        }
-        if shared.table.lock().expect("sftp table poisoned").dead.is_some() {
-            break;
         }
     }
     let _ = write_half.eof().await;

@@ -48,7 +48,7 @@ pub struct DownloadReport {
 /// State that survives reconnects.
 struct Shared {
     remote_path: String,
-    done: Mutex<RangeSet>,
+    done: Arc<Mutex<RangeSet>>,
     /// Smallest offset at which the server said EOF (the file shrank), or `u64::MAX`.
     eof_at: AtomicU64,
     progress: Arc<Progress>,
@@ -109,7 +109,7 @@ pub async fn download_file(
 
     let shared = Shared {
         remote_path: remote_path.to_string(),
-        done: Mutex::new(RangeSet::new()),
+        done: Arc::new(Mutex::new(RangeSet::new())),
         eof_at: AtomicU64::new(u64::MAX),
         progress: progress.clone(),
     };
@@ -361,28 +361,27 @@ async fn deliver(shared: &Shared, sink: &LocalSink, off: u64, data: Bytes) -> Re
 
 /// Download `remote_path` (of `size` bytes) into the local `part` file on one session,
 /// pipelined. Used by tree transfers for their bigger files; the caller renames `part`.
+/// `done` survives the caller's retries: a retry fetches only the ranges still missing.
 pub(super) async fn download_on_session(
     sess: &SftpSession,
     remote_path: &str,
     part: &Path,
     size: u64,
     t: &TransferOptions,
+    done: Arc<Mutex<RangeSet>>,
     progress: Arc<Progress>,
 ) -> Result<u64> {
+    let missing = done.lock().expect("done poisoned").missing(size);
+    let fresh = done.lock().expect("done poisoned").is_empty();
     let file = OpenOptions::new()
         .create(true)
         .write(true)
-        .truncate(true)
+        .truncate(fresh)
         .open(part)
         .map_err(|e| Error::local_io("create local file", part, &e))?;
     let sink = LocalSink::new(file, part.to_path_buf());
-    let shared = Shared {
-        remote_path: remote_path.to_string(),
-        done: Mutex::new(RangeSet::new()),
-        eof_at: AtomicU64::new(u64::MAX),
-        progress,
-    };
-    let queue = SegmentQueue::new(vec![0..size], u64::MAX);
+    let shared = Shared { remote_path: remote_path.to_string(), done, eof_at: AtomicU64::new(u64::MAX), progress };
+    let queue = SegmentQueue::new(missing, u64::MAX);
     let active = AtomicU64::new(1);
     let r = worker(sess.clone(), None, &shared, &sink, &queue, t, &active).await;
     let finished = sink.finish().await;

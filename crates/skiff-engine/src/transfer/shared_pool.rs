@@ -74,15 +74,11 @@ impl SharedPool {
             tokio::time::sleep(self.t.backoff_for(attempt)).await;
             match ChannelPool::open(&self.opts, self.connections, self.channels, self.budget).await {
                 Ok(pool) => {
-                    let old = {
-                        let mut cur = self.current.write().expect("pool lock poisoned");
-                        let old = std::mem::replace(&mut cur.1, Arc::new(pool));
-                        cur.0 = failed + 1;
-                        old
-                    };
-                    for s in old.sessions() {
-                        s.close();
-                    }
+                    // The old pool is dropped once its last task lets go; its dead sessions
+                    // have already failed their waiters.
+                    let mut cur = self.current.write().expect("pool lock poisoned");
+                    cur.1 = Arc::new(pool);
+                    cur.0 = failed + 1;
                     return Ok(());
                 }
                 Err(e) if e.is_transient() => continue,

@@ -23,7 +23,7 @@ use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use futures::future::{BoxFuture, FutureExt, Shared};
@@ -34,6 +34,7 @@ use tokio::sync::mpsc;
 use super::download::{download_on_session, finish_local, part_path};
 use super::options::TransferOptions;
 use super::progress::Progress;
+use super::ranges::RangeSet;
 use super::shared_pool::SharedPool;
 use super::upload::upload_on_session;
 use super::{join_remote, remote_basename, safe_remote_name, PART_SUFFIX};
@@ -331,9 +332,10 @@ pub async fn upload_tree(
                             if let Some(p) = parent {
                                 if let Err(e) = p.await { return Outcome::Failed(e.path(rpath)); }
                             }
+                            let done = Arc::new(Mutex::new(RangeSet::new()));
                             let r = with_retry(pool_ref, |s| {
-                                let (path, rpath, progress) = (path.clone(), rpath.clone(), progress.clone());
-                                async move { put_file(&s, &path, size, mtime, mode, &rpath, tree.small_file_max, t, gates, progress).await }.boxed()
+                                let (path, rpath, progress, done) = (path.clone(), rpath.clone(), progress.clone(), done.clone());
+                                async move { put_file(&s, &path, size, mtime, mode, &rpath, tree.small_file_max, t, gates, done, progress).await }.boxed()
                             })
                             .await;
                             match r { Ok(()) => Outcome::File(size), Err(o) => o }
@@ -406,6 +408,7 @@ async fn put_file(
     small_max: u64,
     t: &TransferOptions,
     gates: &Gates,
+    done: Arc<Mutex<RangeSet>>,
     progress: Arc<Progress>,
 ) -> Result<()> {
     let part = format!("{rpath}{PART_SUFFIX}");
@@ -449,7 +452,7 @@ async fn put_file(
         progress.add(size);
     } else {
         let _slot = gates.big.acquire().await.expect("gate never closed");
-        upload_on_session(sess, file, path, &part, size, mode, t, progress).await?;
+        upload_on_session(sess, file, path, &part, size, mode, t, done, progress).await?;
     }
     // SETSTAT and RENAME back to back (the server runs them in order).
     let p = Bytes::from(part.clone());
@@ -533,9 +536,10 @@ pub async fn download_tree(
             let (pool_ref, progress, gates) = (&pool, progress.clone(), &gates);
             files.push(
                 async move {
+                    let done = Arc::new(Mutex::new(RangeSet::new()));
                     let r = with_retry(pool_ref, |s| {
-                        let (rpath, lpath, attrs, progress) = (f.rpath.clone(), f.lpath.clone(), f.attrs.clone(), progress.clone());
-                        async move { get_file(&s, &rpath, &lpath, &attrs, tree.small_file_max, t, gates, progress).await }.boxed()
+                        let (rpath, lpath, attrs, progress, done) = (f.rpath.clone(), f.lpath.clone(), f.attrs.clone(), progress.clone(), done.clone());
+                        async move { get_file(&s, &rpath, &lpath, &attrs, tree.small_file_max, t, gates, done, progress).await }.boxed()
                     })
                     .await;
                     match r { Ok(n) => Outcome::File(n), Err(o) => o }
@@ -611,6 +615,7 @@ pub async fn download_tree(
 }
 
 /// Download one file of a tree into `lpath` (through `.skiffpart`).
+#[allow(clippy::too_many_arguments)]
 async fn get_file(
     sess: &SftpSession,
     rpath: &str,
@@ -619,6 +624,7 @@ async fn get_file(
     small_max: u64,
     t: &TransferOptions,
     gates: &Gates,
+    done: Arc<Mutex<RangeSet>>,
     progress: Arc<Progress>,
 ) -> Result<u64> {
     let size = attrs.size.unwrap_or(0);
@@ -636,11 +642,11 @@ async fn get_file(
                 n
             }
             // A short read (rare on real servers): take the careful path.
-            None => download_on_session(sess, rpath, &part, size, t, progress).await?,
+            None => download_on_session(sess, rpath, &part, size, t, done, progress).await?,
         }
     } else {
         let _slot = gates.big.acquire().await.expect("gate never closed");
-        download_on_session(sess, rpath, &part, size, t, progress).await?
+        download_on_session(sess, rpath, &part, size, t, done, progress).await?
     };
     finish_local(&part, lpath, got, attrs)?;
     Ok(got)

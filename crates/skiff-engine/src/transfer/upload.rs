@@ -41,7 +41,7 @@ struct Shared {
     local: Arc<File>,
     local_path: std::path::PathBuf,
     part: String,
-    done: Mutex<RangeSet>,
+    done: Arc<Mutex<RangeSet>>,
     progress: Arc<Progress>,
 }
 
@@ -77,7 +77,7 @@ pub async fn upload_file(
         local: Arc::new(file),
         local_path: local.to_path_buf(),
         part: part.clone(),
-        done: Mutex::new(RangeSet::new()),
+        done: Arc::new(Mutex::new(RangeSet::new())),
         progress: progress.clone(),
     };
     let mode = {
@@ -311,6 +311,8 @@ async fn worker(
 
 /// Upload `local` (of `size` bytes, already open) into the remote `part` file on one session,
 /// pipelined. Used by tree transfers for their bigger files; the caller renames `part`.
+/// `done` survives the caller's retries: a retry sends only the ranges still missing.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn upload_on_session(
     sess: &SftpSession,
     local: File,
@@ -319,17 +321,18 @@ pub(super) async fn upload_on_session(
     size: u64,
     mode: u32,
     t: &TransferOptions,
+    done: Arc<Mutex<RangeSet>>,
     progress: Arc<Progress>,
 ) -> Result<()> {
-    let shared = Shared {
-        local: Arc::new(local),
-        local_path: local_path.to_path_buf(),
-        part: part.to_string(),
-        done: Mutex::new(RangeSet::new()),
-        progress,
-    };
+    let missing = done.lock().expect("done poisoned").missing(size);
+    let fresh = missing.len() == 1 && missing[0] == (0..size);
+    let shared = Shared { local: Arc::new(local), local_path: local_path.to_path_buf(), part: part.to_string(), done, progress };
     let create = FileAttrs { permissions: Some(mode), ..FileAttrs::default() };
-    let handle = sess.open(part, OpenFlags::WRITE | OpenFlags::CREAT | OpenFlags::TRUNC, create).await?;
-    let queue = SegmentQueue::new(vec![0..size], u64::MAX);
+    let mut flags = OpenFlags::WRITE | OpenFlags::CREAT;
+    if fresh {
+        flags |= OpenFlags::TRUNC;
+    }
+    let handle = sess.open(part, flags, create).await?;
+    let queue = SegmentQueue::new(missing, u64::MAX);
     worker(sess, Some(handle), &shared, &queue, t).await
 }

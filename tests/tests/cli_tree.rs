@@ -1,0 +1,155 @@
+//! `skiff cp -r` on whole trees against a real sshd: thousands of files with awkward names,
+//! empty and deep directories, 0-byte and big files (sha256 manifests both ways); a relay
+//! that cuts the connection again and again; a hostile SFTP listing; a full local disk.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+
+use common::*;
+use skiff_tests::diskfull::SmallDisk;
+use skiff_tests::hostile::{hostile_sshd_options, make_evil_dir};
+use skiff_tests::relay::{Relay, RelayOptions};
+use skiff_tests::sshd::Sshd;
+use skiff_tests::tree::{make_tree, manifest, manifest_diff, TreeSpec};
+
+fn assert_same_tree(a: &std::path::Path, b: &std::path::Path) {
+    let (ma, mb) = (manifest(a).unwrap(), manifest(b).unwrap());
+    assert!(ma == mb, "trees differ: {}", manifest_diff(&ma, &mb).unwrap_or_default());
+}
+
+#[test]
+fn awkward_tree_with_thousands_of_files_both_ways() {
+    let sshd = Sshd::start().unwrap();
+    let local = tempfile::tempdir().unwrap();
+    let src = local.path().join("src tree");
+    let spec = TreeSpec { files: 3000, dirs: 60, depth: 6, big_files: vec![0, 150 * 1024 * 1024 + 3], ..TreeSpec::default() };
+    let stats = make_tree(&src, &spec).unwrap();
+    assert!(stats.files >= 3000 && stats.empty_dirs > 0);
+
+    assert_ok(&skiff(&sshd.ssh_config, &["cp", "-r", "-q", s(&src), &remote(&sshd, &sshd.root)]));
+    assert_same_tree(&src, &sshd.root.join("src tree"));
+
+    let back = tempfile::tempdir().unwrap();
+    assert_ok(&skiff(&sshd.ssh_config, &["cp", "-r", "-q", &remote(&sshd, &sshd.root.join("src tree")), s(back.path())]));
+    assert_same_tree(&src, &back.path().join("src tree"));
+}
+
+/// Bytes on the wire for a tree job through `relay`.
+fn bytes_through(relay: &Relay) -> u64 {
+    let st = relay.stats();
+    st.bytes_up.load(Ordering::Relaxed) + st.bytes_down.load(Ordering::Relaxed)
+}
+
+#[test]
+fn tree_survives_repeated_cuts_and_resends_little() {
+    let sshd = Sshd::start().unwrap();
+    let local = tempfile::tempdir().unwrap();
+    let src = local.path().join("t");
+    let spec = TreeSpec {
+        files: 2000,
+        dirs: 40,
+        big_files: vec![60 * 1024 * 1024, 40 * 1024 * 1024, 30 * 1024 * 1024],
+        awkward_names: false,
+        ..TreeSpec::default()
+    };
+    make_tree(&src, &spec).unwrap();
+
+    // Baseline: the same upload with no cuts.
+    let clean = Relay::start(sshd.addr, RelayOptions::default()).unwrap();
+    let cfg = sshd.client_config_for_port("skiff-test", clean.port).unwrap();
+    std::fs::create_dir(sshd.root.join("clean")).unwrap();
+    assert_ok(&skiff(&cfg, &["cp", "-r", "-q", s(&src), &remote(&sshd, &sshd.root.join("clean"))]));
+    let baseline = bytes_through(&clean);
+
+    // Cut the first three connections, each after 25 MB: three cuts in a ~150 MB job.
+    let cutting = Relay::start(
+        sshd.addr,
+        RelayOptions { cut_after_bytes: Some(25_000_000), cut_connections: 3, ..Default::default() },
+    )
+    .unwrap();
+    let cfg = sshd.client_config_for_port("skiff-test", cutting.port).unwrap();
+    std::fs::create_dir(sshd.root.join("cut")).unwrap();
+    let o = skiff(&cfg, &["cp", "-r", "-q", s(&src), &remote(&sshd, &sshd.root.join("cut"))]);
+    assert_ok(&o);
+    assert_same_tree(&src, &sshd.root.join("cut/t"));
+    let cuts = cutting.stats().cuts.load(Ordering::Relaxed);
+    assert!(cuts >= 2, "only {cuts} cuts happened");
+    let moved = bytes_through(&cutting);
+    let extra = moved.saturating_sub(baseline);
+    eprintln!("{cuts} cuts: {moved} bytes on the wire vs {baseline} without cuts ({:.1} % resent)", extra as f64 * 100.0 / baseline as f64);
+    assert!(
+        extra * 10 < baseline,
+        "{extra} bytes resent over a {baseline}-byte job ({} cuts): more than 10 %",
+        cuts
+    );
+    let leftovers: Vec<_> = walk(&sshd.root.join("cut")).into_iter().filter(|p| p.ends_with(".skiffpart")).collect();
+    assert!(leftovers.is_empty(), "partial files left behind: {leftovers:?}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            out.extend(walk(&e.path()));
+        } else {
+            out.push(e.path().display().to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn hostile_listing_writes_nothing_outside_the_destination() {
+    let sshd = Sshd::start_with(hostile_sshd_options()).unwrap();
+    let evil = make_evil_dir(&sshd.root).unwrap();
+    let outer = tempfile::tempdir().unwrap();
+    let dest = outer.path().join("dest");
+    std::fs::create_dir(&dest).unwrap();
+    let o = skiff(&sshd.ssh_config, &["cp", "-r", "-q", &remote(&sshd, &evil), s(&dest)]);
+    let err = stderr(&o);
+    assert!(!o.status.success(), "hostile entries were not reported: {err}");
+    for shown in ["refused the name \"a/b\"", "refused the name \"../escape\"", "contains NUL"] {
+        assert!(err.contains(shown), "stderr lacks {shown:?}: {err}");
+    }
+    // The real files arrived; nothing else exists anywhere around the destination.
+    assert_eq!(std::fs::read(dest.join("evil/real.txt")).unwrap(), b"real\n");
+    assert_eq!(std::fs::read(dest.join("evil/also-real.bin")).unwrap(), vec![0x5a; 1000]);
+    let mut everything = walk(outer.path());
+    everything.sort();
+    assert_eq!(everything.len(), 2, "unexpected files: {everything:?}");
+    assert!(!std::path::Path::new("/etc/passwd-skiff-test").exists());
+}
+
+#[test]
+fn full_local_disk_fails_the_job_clearly_and_keeps_finished_files() {
+    let disk = match SmallDisk::new(6 * 1024 * 1024) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("SKIPPED: no small disk can be mounted here: {e}");
+            return;
+        }
+    };
+    let sshd = Sshd::start().unwrap();
+    let src = sshd.root.join("many");
+    std::fs::create_dir(&src).unwrap();
+    for i in 0..40 {
+        skiff_tests::files::write_random_file(src.join(format!("f{i:02}")), 512 * 1024, i).unwrap();
+    }
+    let o = skiff(&sshd.ssh_config, &["cp", "-r", "-q", &remote(&sshd, &src), s(&disk.path)]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(8), "wrong exit code: {err}");
+    assert!(err.contains("free some disk space"), "{err}");
+    // Every file that got its final name is complete and identical.
+    let mut complete = 0;
+    for p in walk(&disk.path.join("many")) {
+        if p.ends_with(".skiffpart") {
+            continue;
+        }
+        let name = std::path::Path::new(&p).file_name().unwrap().to_owned();
+        assert_eq!(std::fs::read(&p).unwrap(), std::fs::read(src.join(name)).unwrap(), "{p} is damaged");
+        complete += 1;
+    }
+    assert!(complete > 0 && complete < 40, "{complete} files completed");
+}
