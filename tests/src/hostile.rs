@@ -265,7 +265,7 @@ fn is_hostile(path: &[u8]) -> bool {
         let starts_component = at == 0 || path[at - 1] == b'/';
         if starts_component {
             let rest = &path[at + marker.len()..];
-            if HOSTILE_NAMES.iter().any(|h| *h == rest) {
+            if HOSTILE_NAMES.contains(&rest) {
                 return true;
             }
             // A client that joined with "//" or normalised "./".
@@ -285,8 +285,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 fn is_evil_dir(path: &Path) -> bool {
     path.components()
-        .filter(|c| !matches!(c, Component::CurDir))
-        .next_back()
+        .rfind(|c| !matches!(c, Component::CurDir))
         .is_some_and(|c| c.as_os_str() == EVIL_DIR)
 }
 

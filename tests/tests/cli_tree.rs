@@ -153,3 +153,47 @@ fn full_local_disk_fails_the_job_clearly_and_keeps_finished_files() {
     }
     assert!(complete > 0 && complete < 40, "{complete} files completed");
 }
+
+#[test]
+fn kill_9_mid_queue_then_resume_finishes_the_job() {
+    let sshd = Sshd::start().unwrap();
+    let local = tempfile::tempdir().unwrap();
+    let src = local.path().join("big tree");
+    let spec = TreeSpec { files: 3000, dirs: 50, awkward_names: true, ..TreeSpec::default() };
+    make_tree(&src, &spec).unwrap();
+    let db = local.path().join("queue.sqlite3");
+    // Slow the path down (50 ms round trip) so the kill lands mid-tree.
+    let relay = Relay::start(sshd.addr, RelayOptions { one_way_delay: std::time::Duration::from_millis(25), ..Default::default() }).unwrap();
+    let cfg = sshd.client_config_for_port("skiff-test", relay.port).unwrap();
+    let env = [("SKIFF_QUEUE_DB", s(&db)), ("SKIFF_FILES_IN_FLIGHT", "64")];
+
+    let mut child = std::process::Command::new(skiff_bin())
+        .args(["cp", "-r", "-q", "-F", s(&cfg), s(&src), &remote(&sshd, &sshd.root)])
+        .envs(env)
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill once some files have landed.
+    let dest = sshd.root.join("big tree");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline && (!dest.exists() || walk(&dest).len() < 300) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let landed = walk(&dest).len();
+    assert!(landed < 3000, "the job finished before the kill ({landed} files)");
+
+    let o = skiff_env(&cfg, &["queue"], &env);
+    assert_ok(&o);
+    let listing = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(listing.contains("running"), "the killed job is not in the queue as running: {listing}");
+
+    let o = skiff_env(&cfg, &["queue", "resume", "-q"], &env);
+    assert_ok(&o);
+    assert_same_tree(&src, &dest);
+    let o = skiff_env(&cfg, &["queue"], &env);
+    let listing = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(listing.contains("done"), "the job is not done after resume: {listing}");
+}

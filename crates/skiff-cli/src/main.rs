@@ -11,6 +11,7 @@
 // The engine's `Error` is large by design (see skiff-engine's lib.rs).
 #![allow(clippy::result_large_err)]
 
+mod jobs;
 mod prompt;
 mod transfer_cmd;
 
@@ -35,6 +36,33 @@ enum Command {
     Cp(CpArgs),
     /// List a remote directory: skiff ls HOST:PATH
     Ls(LsArgs),
+    /// The persisted queue of `cp -r` jobs: list, resume, pause, retry, cancel, clear.
+    Queue(QueueArgs),
+}
+
+#[derive(Args)]
+pub struct QueueArgs {
+    /// No progress bar.
+    #[arg(short = 'q', long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    action: Option<QueueAction>,
+}
+
+#[derive(Subcommand, Clone, Copy)]
+pub enum QueueAction {
+    /// List the jobs (the default).
+    List,
+    /// Run every unfinished job (after a crash, a kill or a reboot), skipping finished files.
+    Resume,
+    /// Keep a queued job from running.
+    Pause { id: i64 },
+    /// Queue a failed, cancelled or paused job again.
+    Retry { id: i64 },
+    /// Cancel a job.
+    Cancel { id: i64 },
+    /// Remove finished and cancelled jobs.
+    Clear,
 }
 
 /// How to reach the server (shared by every subcommand).
@@ -42,20 +70,20 @@ enum Command {
 pub struct ConnArgs {
     /// Port to connect to (overrides ~/.ssh/config).
     #[arg(short = 'P', long)]
-    port: Option<u16>,
+    pub port: Option<u16>,
     /// ssh_config file to read instead of ~/.ssh/config.
     #[arg(short = 'F', long = "config", value_name = "FILE")]
-    config: Option<PathBuf>,
+    pub config: Option<PathBuf>,
     /// Private key to try first (repeatable).
     #[arg(short = 'i', long = "identity", value_name = "FILE")]
-    identity: Vec<PathBuf>,
+    pub identity: Vec<PathBuf>,
     /// ssh_config option as KEY=VALUE: User, Port, IdentityFile, IdentitiesOnly,
     /// UserKnownHostsFile, StrictHostKeyChecking, ConnectTimeout (repeatable).
     #[arg(short = 'o', value_name = "KEY=VALUE")]
-    options: Vec<String>,
+    pub options: Vec<String>,
     /// Accept and save an unknown host key (like StrictHostKeyChecking=accept-new).
     #[arg(long)]
-    accept_new: bool,
+    pub accept_new: bool,
 }
 
 #[derive(Args)]
@@ -216,6 +244,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Cp(args) => transfer_cmd::cp(args).await,
             Command::Ls(args) => transfer_cmd::ls(args).await,
+            Command::Queue(args) => jobs::queue_cmd(args.action.unwrap_or(QueueAction::List), args.quiet).await,
         }
     });
     // Don't wait for lingering connection tasks.

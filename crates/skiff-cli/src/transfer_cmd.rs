@@ -12,7 +12,8 @@ use skiff_engine::ssh::{ConnectOptions, Connection};
 use skiff_engine::transfer::{self, Progress, TransferOptions, TreeOptions, TreeReport};
 use skiff_engine::{Error, ErrorKind, Result};
 
-use crate::{CpArgs, LsArgs, TuneArgs};
+use crate::{jobs, CpArgs, LsArgs, TuneArgs};
+use skiff_engine::store::Direction;
 
 fn usage(detail: impl Into<String>) -> Error {
     Error::new(ErrorKind::Config, "cp", detail).hint("see `skiff cp --help`")
@@ -37,13 +38,13 @@ fn transfer_options(t: &TuneArgs) -> TransferOptions {
 }
 
 /// A progress bar on a terminal, nothing otherwise.
-struct Display {
+pub struct Display {
     bar: Option<ProgressBar>,
     quiet: bool,
 }
 
 impl Display {
-    fn new(quiet: bool) -> Self {
+    pub fn new(quiet: bool) -> Self {
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let b = ProgressBar::new(0);
             b.set_style(
@@ -57,7 +58,7 @@ impl Display {
         Display { bar, quiet }
     }
 
-    async fn track<T>(&self, name: &str, progress: Arc<Progress>, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    pub async fn track<T>(&self, name: &str, progress: Arc<Progress>, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
         let Some(bar) = &self.bar else { return work.await };
         bar.reset();
         bar.set_message(name.to_string());
@@ -123,7 +124,7 @@ pub async fn cp(args: CpArgs) -> Result<()> {
                             .path(local.display().to_string())
                             .hint("use -r to copy a directory"));
                     }
-                    let (f, b) = upload_tree(&opts, local, remote_dir, &topts, &display).await?;
+                    let (f, b) = upload_tree(&args, user.as_deref(), host, &opts, local, remote_dir, &topts, &display).await?;
                     files += f;
                     bytes += b;
                 } else {
@@ -164,7 +165,7 @@ pub async fn cp(args: CpArgs) -> Result<()> {
             for src in &srcs {
                 let Location::Remote { path, .. } = src else { unreachable!() };
                 let path = if path.is_empty() { "." } else { path.as_str() };
-                let (f, b) = download_any(&opts, path, &local_dst, args.recursive, &topts, &display).await?;
+                let (f, b) = download_any(&args, user.as_deref(), &host, &opts, path, &local_dst, &topts, &display).await?;
                 files += f;
                 bytes += b;
             }
@@ -193,15 +194,18 @@ async fn ensure_remote_dir(opts: &ConnectOptions, dir: &str) -> Result<()> {
 }
 
 /// Download a file, or with `recursive` a directory tree. Returns (files, bytes).
+#[allow(clippy::too_many_arguments)]
 async fn download_any(
+    args: &CpArgs,
+    user: Option<&str>,
+    host: &str,
     opts: &ConnectOptions,
     path: &str,
     local_dst: &Path,
-    recursive: bool,
     topts: &TransferOptions,
     display: &Display,
 ) -> Result<(usize, u64)> {
-    if !recursive {
+    if !args.recursive {
         // One connection for the whole file: no probe connection first.
         let progress = Arc::new(Progress::new());
         let name = transfer::remote_basename(path).unwrap_or(path).to_string();
@@ -210,11 +214,9 @@ async fn download_any(
             .await?;
         return Ok((1, r.bytes));
     }
-    let progress = Arc::new(Progress::new());
     let name = transfer::remote_basename(path).unwrap_or(path).to_string();
-    let tree = display
-        .track(&name, progress.clone(), transfer::download_tree(opts, path, local_dst, topts, &tree_options(topts), progress))
-        .await;
+    let spec = jobs::tree_spec(Direction::Download, &args.conn, user, host, &absolute(local_dst), path);
+    let tree = jobs::run_tree_job(jobs::open_queue(), None, &spec, opts, topts, tree_options(topts), display).await;
     match tree {
         // `-r` on a plain file copies the file, as scp does.
         Err(e) if e.kind == ErrorKind::WrongType => {
@@ -228,7 +230,7 @@ async fn download_any(
     }
 }
 
-fn tree_options(t: &TransferOptions) -> TreeOptions {
+pub fn tree_options(t: &TransferOptions) -> TreeOptions {
     let mut o = TreeOptions::default();
     if let Some(n) = std::env::var("SKIFF_FILES_IN_FLIGHT").ok().and_then(|v| v.parse().ok()) {
         o.files_in_flight = n;
@@ -253,20 +255,25 @@ fn tree_outcome(report: TreeReport) -> Result<(usize, u64)> {
     Ok((report.files as usize, report.bytes))
 }
 
-/// Upload a directory tree into `remote_dir`. Returns (files, bytes).
+/// Upload a directory tree into `remote_dir`, recorded in the queue. Returns (files, bytes).
+#[allow(clippy::too_many_arguments)]
 async fn upload_tree(
+    args: &CpArgs,
+    user: Option<&str>,
+    host: &str,
     opts: &ConnectOptions,
     local: &Path,
     remote_dir: &str,
     topts: &TransferOptions,
     display: &Display,
 ) -> Result<(usize, u64)> {
-    let progress = Arc::new(Progress::new());
-    let name = local.display().to_string();
-    let report = display
-        .track(&name, progress.clone(), transfer::upload_tree(opts, local, remote_dir, topts, &tree_options(topts), progress))
-        .await?;
+    let spec = jobs::tree_spec(Direction::Upload, &args.conn, user, host, &absolute(local), remote_dir);
+    let report = jobs::run_tree_job(jobs::open_queue(), None, &spec, opts, topts, tree_options(topts), display).await?;
     tree_outcome(report)
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
 pub async fn ls(args: LsArgs) -> Result<()> {

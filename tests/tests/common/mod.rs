@@ -32,8 +32,15 @@ pub fn skiff(config: &Path, args: &[&str]) -> Output {
 pub fn skiff_env(config: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(skiff_bin());
     let sub = args[0];
-    cmd.arg(sub).arg("-F").arg(config).args(&args[1..]);
+    cmd.arg(sub);
+    if matches!(sub, "cp" | "ls") {
+        cmd.arg("-F").arg(config);
+    }
+    cmd.args(&args[1..]);
     cmd.env_remove("SSH_AUTH_SOCK").env_remove("SKIFF_PASSWORD").env_remove("SKIFF_PASSPHRASE");
+    // Each test server gets its own queue database, beside its config.
+    let db = config.parent().unwrap_or(Path::new("/tmp")).join("skiff-queue.sqlite3");
+    cmd.env("SKIFF_QUEUE_DB", db);
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -857,6 +857,19 @@ impl Queue {
         })
     }
 
+    /// Pins the job's paths to the tree roots its first run resolved ("copy into an
+    /// existing folder" is decided once), so a resumed job lands in the same place.
+    pub fn set_paths(&self, id: JobId, local_path: &Path, remote_path: &str) -> Result<(), StoreError> {
+        let local = path_value(&self.path, local_path)?;
+        let t = now();
+        self.write(Op::job("pin the job's paths", id), |tx| {
+            let n = tx
+                .prepare_cached("UPDATE jobs SET local_path = ?2, remote_path = ?3, updated_at = ?4 WHERE id = ?1")?
+                .execute(params![id, local, remote_path, t])?;
+            expect_row(n)
+        })
+    }
+
     /// Records what the job has to move, once the walk knows (or as it learns more).
     pub fn record_totals(
         &self,

@@ -58,6 +58,17 @@ pub struct TreeOptions {
     pub memory_budget: u32,
     /// Bigger files moving at once (each keeps its own pipeline full).
     pub big_files_in_flight: usize,
+    /// Files (relative path with `/`, and size) finished by an earlier run of the same job:
+    /// they are counted as done and not moved again.
+    pub already_done: Option<Arc<HashMap<String, u64>>>,
+    /// Told the relative path and size of every file as it completes, so a queue can
+    /// persist progress and resume after a crash.
+    pub on_file_done: Option<mpsc::UnboundedSender<(String, u64)>>,
+    /// The destination given is the tree's root itself, not a folder to copy into (set when
+    /// resuming a job whose first run resolved the root).
+    pub exact_root: bool,
+    /// Told `(local root, remote root)` once they are resolved, before any file moves.
+    pub on_roots: Option<mpsc::UnboundedSender<(PathBuf, String)>>,
 }
 
 impl Default for TreeOptions {
@@ -72,6 +83,10 @@ impl Default for TreeOptions {
             small_file_max: 1024 * 1024,
             memory_budget: 64 * 1024 * 1024,
             big_files_in_flight: 8,
+            already_done: None,
+            on_file_done: None,
+            exact_root: false,
+            on_roots: None,
         }
     }
 }
@@ -86,6 +101,24 @@ pub struct TreeReport {
     /// Entries that failed or were refused; the rest of the job went on.
     pub errors: Vec<Error>,
     pub reconnects: u32,
+}
+
+impl TreeOptions {
+    /// True (and counted in `progress`) when an earlier run already finished `rel`.
+    fn skip(&self, rel: &str, size: u64, progress: &Progress) -> bool {
+        let done = self.already_done.as_ref().is_some_and(|d| d.get(rel) == Some(&size));
+        if done {
+            progress.add(size);
+            progress.file_done();
+        }
+        done
+    }
+
+    fn finished(&self, rel: &str, size: u64) {
+        if let Some(tx) = &self.on_file_done {
+            let _ = tx.send((rel.to_string(), size));
+        }
+    }
 }
 
 /// What bounds memory however many files are in flight.
@@ -279,10 +312,13 @@ pub async fn upload_tree(
         .and_then(|p| p.file_name().and_then(|n| n.to_str()).map(str::to_string))
         .unwrap_or_else(|| "upload".into());
     let remote_root = match sess.try_stat(remote_dest).await.map_err(ctx)? {
-        Some(a) if a.is_dir() => join_remote(remote_dest, &name),
+        Some(a) if a.is_dir() && !tree.exact_root => join_remote(remote_dest, &name),
         _ => remote_dest.to_string(),
     };
     ensure_remote_dir(&sess, &remote_root).await.map_err(ctx)?;
+    if let Some(tx) = &tree.on_roots {
+        let _ = tx.send((local_root.to_path_buf(), remote_root.clone()));
+    }
 
     let (tx, mut rx) = mpsc::channel::<LocalEntry>(8192);
     let root = local_root.to_path_buf();
@@ -325,6 +361,9 @@ pub async fn upload_tree(
                     LocalEntry::File { rel, path, size, mtime, mode } => {
                         progress.add_total(size);
                         progress.add_file_total();
+                        if tree.skip(&rel, size, &progress) {
+                            continue;
+                        }
                         let parent = dirs.get(parent_rel(&rel)).cloned();
                         let rpath = join_remote(&remote_root, &rel);
                         let (pool_ref, progress, gates) = (&pool, progress.clone(), &gates);
@@ -338,7 +377,13 @@ pub async fn upload_tree(
                                 async move { put_file(&s, &path, size, mtime, mode, &rpath, tree.small_file_max, t, gates, done, progress).await }.boxed()
                             })
                             .await;
-                            match r { Ok(()) => Outcome::File(size), Err(o) => o }
+                            match r {
+                                Ok(()) => {
+                                    tree.finished(&rel, size);
+                                    Outcome::File(size)
+                                }
+                                Err(o) => o,
+                            }
                         }
                         .boxed()
                     }
@@ -467,6 +512,8 @@ async fn put_file(
 // Download
 
 struct RemoteFile {
+    /// Relative to the tree's root, with `/`.
+    rel: String,
     rpath: String,
     lpath: PathBuf,
     attrs: FileAttrs,
@@ -490,7 +537,7 @@ pub async fn download_tree(
     if !attrs.is_dir() {
         return Err(Error::new(ErrorKind::WrongType, "download", "not a directory").host(&label).path(remote_root));
     }
-    let local_root = if local_dest.is_dir() {
+    let local_root = if local_dest.is_dir() && !tree.exact_root {
         let name = remote_basename(remote_root).unwrap_or("download");
         let name = if name.is_empty() || name == "." { "download" } else { name };
         local_dest.join(name)
@@ -498,6 +545,9 @@ pub async fn download_tree(
         local_dest.to_path_buf()
     };
     std::fs::create_dir_all(&local_root).map_err(|e| Error::local_io("create directory", &local_root, &e))?;
+    if let Some(tx) = &tree.on_roots {
+        let _ = tx.send((local_root.clone(), remote_root.to_string()));
+    }
 
     let gates = Gates::new(tree);
     let mut report = TreeReport::default();
@@ -542,7 +592,13 @@ pub async fn download_tree(
                         async move { get_file(&s, &rpath, &lpath, &attrs, tree.small_file_max, t, gates, done, progress).await }.boxed()
                     })
                     .await;
-                    match r { Ok(n) => Outcome::File(n), Err(o) => o }
+                    match r {
+                        Ok(n) => {
+                            tree.finished(&f.rel, f.attrs.size.unwrap_or(n));
+                            Outcome::File(n)
+                        }
+                        Err(o) => o,
+                    }
                 }
                 .boxed(),
             );
@@ -591,9 +647,14 @@ pub async fn download_tree(
                             match r { Ok(()) => Outcome::Link, Err(o) => o }
                         }.boxed());
                     } else if entry.attrs.is_regular() || entry.attrs.permissions.is_none() {
-                        progress.add_total(entry.attrs.size.unwrap_or(0));
+                        let size = entry.attrs.size.unwrap_or(0);
+                        progress.add_total(size);
                         progress.add_file_total();
-                        pending.push_back(RemoteFile { rpath, lpath, attrs: entry.attrs });
+                        let rel = rpath.strip_prefix(remote_root).unwrap_or(&rpath).trim_start_matches('/').to_string();
+                        if tree.skip(&rel, size, &progress) {
+                            continue;
+                        }
+                        pending.push_back(RemoteFile { rel, rpath, lpath, attrs: entry.attrs });
                     }
                 }
                 if let Some(e) = fatal {
