@@ -76,7 +76,7 @@ pub async fn download_file(
     let label = opts.label();
     let with_ctx = |e: Error| e.or_host(&label).or_path(remote_path);
 
-    let pool = ChannelPool::open(opts, 1, 1, budget_for(topts)).await.map_err(with_ctx)?;
+    let pool = ChannelPool::open(opts, 1, 1, topts.budget_per_channel()).await.map_err(with_ctx)?;
     // STAT and OPEN go out back to back: one round trip for both.
     let first = pool.first().clone();
     let (attrs, opened) = futures::join!(
@@ -137,7 +137,7 @@ pub async fn download_file(
                 progress.note_retry();
                 tracing::info!(attempt, error = %e, "download interrupted; reconnecting");
                 tokio::time::sleep(topts.backoff_for(attempt)).await;
-                match ChannelPool::open(opts, 1, 1, budget_for(topts)).await {
+                match ChannelPool::open(opts, 1, 1, topts.budget_per_channel()).await {
                     Ok(p) => pool = Some(p),
                     Err(e2) if e2.is_transient() => continue,
                     Err(e2) => return Err(with_ctx(e2)),
@@ -170,10 +170,6 @@ pub async fn download_file(
     })
 }
 
-fn budget_for(t: &TransferOptions) -> u32 {
-    // Enough for the deepest pipeline at the largest block, so the budget never starves it.
-    t.max_requests.saturating_mul(t.block_size.unwrap_or(256 * 1024)).max(1024 * 1024)
-}
 
 pub(super) fn part_path(target: &Path) -> PathBuf {
     let mut s = target.as_os_str().to_owned();
@@ -211,7 +207,7 @@ async fn run_workers(
     // Workers running now; each sizes its share of the in-flight cap from it.
     let active = AtomicU64::new(0);
     let mut extension =
-        grow.then(|| Box::pin(pool.extension(opts, t.connections, t.channels, budget_for(t))));
+        grow.then(|| Box::pin(pool.extension(opts, t.connections, t.channels, t.budget_per_channel())));
     let mut tasks = FuturesUnordered::new();
     let mut first_handle = first_handle;
     for sess in pool.sessions().iter().take(queue.len().max(1)) {

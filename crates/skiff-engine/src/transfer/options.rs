@@ -42,6 +42,12 @@ impl Default for TransferOptions {
 }
 
 impl TransferOptions {
+    /// In-flight byte budget of one channel: enough for the deepest pipeline at the largest
+    /// block (255 KiB on OpenSSH), so the budget never starves it.
+    pub fn budget_per_channel(&self) -> u32 {
+        self.max_requests.saturating_mul(self.block_size.unwrap_or(256 * 1024)).max(4 * 1024 * 1024)
+    }
+
     /// Backoff before retry number `attempt` (1-based).
     pub fn backoff_for(&self, attempt: u32) -> Duration {
         let factor = 1u32 << attempt.saturating_sub(1).min(16);

@@ -168,9 +168,6 @@ where
     }
 }
 
-fn budget(t: &TransferOptions) -> u32 {
-    t.max_requests.saturating_mul(t.block_size.unwrap_or(256 * 1024)).max(4 * 1024 * 1024)
-}
 
 /// Keep the outcome of each task; stop at the first fatal one.
 fn account(report: &mut TreeReport, progress: &Progress, outcome: Outcome) -> Result<()> {
@@ -304,7 +301,7 @@ pub async fn upload_tree(
     if !local_root.is_dir() {
         return Err(Error::new(ErrorKind::WrongType, "upload", "not a directory").path(local_root.display().to_string()));
     }
-    let pool = SharedPool::open(opts, tree.connections, tree.channels, budget(t), t).await.map_err(ctx)?;
+    let pool = SharedPool::open(opts, tree.connections, tree.channels, t.budget_per_channel(), t).await.map_err(ctx)?;
     let (_, sess) = pool.session();
     let name = local_root
         .canonicalize()
@@ -530,7 +527,7 @@ pub async fn download_tree(
 ) -> Result<TreeReport> {
     let label = opts.label();
     let ctx = |e: Error| e.or_host(&label);
-    let pool = SharedPool::open(opts, tree.connections, tree.channels, budget(t), t).await.map_err(ctx)?;
+    let pool = SharedPool::open(opts, tree.connections, tree.channels, t.budget_per_channel(), t).await.map_err(ctx)?;
     tracing::debug!("download tree: pool open");
     let (_, sess) = pool.session();
     let attrs = sess.stat(remote_root).await.map_err(|e| ctx(e.op("download")))?;

@@ -131,15 +131,12 @@ pub async fn upload_file(
     Ok(UploadReport { remote_path: target, bytes: size, retries: attempt, resent_bytes: progress.resent() })
 }
 
-fn budget_for(t: &TransferOptions) -> u32 {
-    t.max_requests.saturating_mul(t.block_size.unwrap_or(256 * 1024)).max(1024 * 1024)
-}
 
 async fn open_pool(opts: &ConnectOptions, t: &TransferOptions, size: u64) -> Result<ChannelPool> {
     if size >= t.multi_channel_threshold && t.channels > 1 {
-        ChannelPool::open(opts, t.connections, t.channels, budget_for(t)).await
+        ChannelPool::open(opts, t.connections, t.channels, t.budget_per_channel()).await
     } else {
-        ChannelPool::open(opts, 1, 1, budget_for(t)).await
+        ChannelPool::open(opts, 1, 1, t.budget_per_channel()).await
     }
 }
 
