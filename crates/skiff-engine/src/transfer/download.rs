@@ -344,14 +344,7 @@ async fn worker(
 async fn deliver(shared: &Shared, sink: &LocalSink, off: u64, data: Bytes) -> Result<()> {
     let n = data.len() as u64;
     sink.write(off, data).await?;
-    let newly = {
-        let mut done = shared.done.lock().expect("done poisoned");
-        let before = done.len();
-        done.insert(off..off + n);
-        done.len() - before
-    };
-    shared.progress.add(newly);
-    shared.progress.add_resent(n - newly);
+    shared.progress.record(&shared.done, off..off + n);
     Ok(())
 }
 

@@ -1,7 +1,11 @@
 //! [`Progress`]: bytes done and total for one transfer, shared between the workers that move
 //! bytes and whoever displays them. Lock-free counters; no formatting, no clock.
 
+use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use super::ranges::RangeSet;
 
 #[derive(Debug, Default)]
 pub struct Progress {
@@ -56,6 +60,14 @@ impl Progress {
     pub fn done(&self) -> u64 {
         self.done.load(Ordering::Relaxed)
     }
+    /// Mark `range` done in `done` and count it: new bytes as progress, repeats as resent.
+    pub fn record(&self, done: &Mutex<RangeSet>, range: Range<u64>) {
+        let n = range.end - range.start;
+        let newly = done.lock().expect("done poisoned").insert_counting(range);
+        self.add(newly);
+        self.add_resent(n - newly);
+    }
+
     pub fn add_resent(&self, n: u64) {
         self.resent.fetch_add(n, Ordering::Relaxed);
     }

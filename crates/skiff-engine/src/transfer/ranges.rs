@@ -67,6 +67,14 @@ impl RangeSet {
         out
     }
 
+    /// Insert `r` and return how many of its bytes were new (the rest had been moved before,
+    /// i.e. were sent again after a reconnect).
+    pub fn insert_counting(&mut self, r: Range<u64>) -> u64 {
+        let before = self.len();
+        self.insert(r);
+        self.len() - before
+    }
+
     /// Length of the contiguous prefix starting at 0.
     pub fn prefix(&self) -> u64 {
         match self.map.iter().next() {
@@ -93,6 +101,7 @@ mod tests {
         assert_eq!(s.prefix(), 40);
         s.insert(40..50);
         assert!(s.missing(50).is_empty());
+        assert_eq!(s.insert_counting(45..60), 10, "only 50..60 is new");
     }
 
     #[test]

@@ -278,14 +278,7 @@ async fn worker(
         match reply {
             Ok(Packet::Status { code: StatusCode::Ok, .. }) => {
                 let n = u64::from(len);
-                let newly = {
-                    let mut done = shared.done.lock().expect("done poisoned");
-                    let before = done.len();
-                    done.insert(off..off + n);
-                    done.len() - before
-                };
-                shared.progress.add(newly);
-                shared.progress.add_resent(n - newly);
+                shared.progress.record(&shared.done, off..off + n);
                 window = (window + n).min(max_window);
             }
             Ok(other) => {
