@@ -9,8 +9,10 @@
 //! - `local_sink`: the thread that writes downloaded blocks at their offsets.
 //! - `download`, `upload`: the two directions, each with its retry loop.
 //! - `progress`: [`Progress`] counters for whoever displays them.
+//! - `accounting`: speed (soft-start moving average), ETA and coalesced snapshots of them.
 //! - `tree`, `shared_pool`: whole directory trees, many files at once over shared channels.
 
+mod accounting;
 mod download;
 mod local_sink;
 mod options;
@@ -22,6 +24,7 @@ mod shared_pool;
 mod tree;
 mod upload;
 
+pub use accounting::{Accountant, JobSnapshot, Snapshot, SpeedMeter};
 pub use download::{download_file, local_target, DownloadReport};
 pub use options::TransferOptions;
 pub use pool::ChannelPool;
