@@ -197,3 +197,43 @@ fn kill_9_mid_queue_then_resume_finishes_the_job() {
     let listing = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(listing.contains("done"), "the job is not done after resume: {listing}");
 }
+
+#[test]
+fn overwrite_policies_on_a_second_copy() {
+    let sshd = Sshd::start().unwrap();
+    let src = sshd.root.join("src");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::write(src.join("a"), b"0123456789").unwrap();
+    std::fs::write(src.join("b"), b"bbb").unwrap();
+    std::fs::write(src.join("c.txt"), b"remote c").unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let get = |policy: &str| skiff(&sshd.ssh_config, &["cp", "-r", "-q", "--overwrite", policy, &remote(&sshd, &src), s(out.path())]);
+    assert_ok(&get("overwrite"));
+    let local = out.path().join("src");
+    std::fs::write(local.join("a"), b"changed").unwrap();
+    std::fs::write(local.join("b"), b"xxx").unwrap();
+
+    assert_ok(&get("skip"));
+    assert_eq!(std::fs::read(local.join("a")).unwrap(), b"changed", "skip overwrote");
+
+    assert_ok(&get("overwrite-if-size-differs"));
+    assert_eq!(std::fs::read(local.join("a")).unwrap(), b"0123456789", "a differs in size and was not fetched");
+    assert_eq!(std::fs::read(local.join("b")).unwrap(), b"xxx", "b has the same size and was fetched");
+
+    assert_ok(&get("rename"));
+    assert_eq!(std::fs::read(local.join("c.txt")).unwrap(), b"remote c");
+    assert_eq!(std::fs::read(local.join("c (1).txt")).unwrap(), b"remote c");
+
+    let o = get("ask");
+    assert!(!o.status.success() && stderr(&o).contains("cannot ask"), "{}", stderr(&o));
+
+    // Uploads: skip leaves a changed remote file alone; overwrite-if-newer replaces an older one.
+    std::fs::write(src.join("a"), b"remote edit").unwrap();
+    let put = |policy: &str| skiff(&sshd.ssh_config, &["cp", "-r", "-q", "--overwrite", policy, s(&local), &remote(&sshd, &sshd.root)]);
+    assert_ok(&put("skip"));
+    assert_eq!(std::fs::read(src.join("a")).unwrap(), b"remote edit");
+    let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+    std::fs::File::options().write(true).open(src.join("a")).unwrap().set_modified(old).unwrap();
+    assert_ok(&put("overwrite-if-newer"));
+    assert_eq!(std::fs::read(src.join("a")).unwrap(), b"0123456789");
+}

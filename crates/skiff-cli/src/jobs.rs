@@ -211,7 +211,7 @@ pub async fn queue_cmd(action: crate::QueueAction, quiet: bool) -> Result<()> {
                 };
                 let opts = conn.connect_options(r.spec.user.as_deref(), &r.spec.host)?;
                 let topts = TransferOptions::default();
-                let tree = TreeOptions { exact_root: true, ..crate::transfer_cmd::tree_options(&topts) };
+                let tree = TreeOptions { exact_root: true, overwrite: r.spec.overwrite, ..crate::transfer_cmd::tree_options(&topts) };
                 match run_tree_job(Some(q.clone()), Some(r.id), &r.spec, &opts, &topts, tree, &display).await {
                     Ok(report) if report.errors.is_empty() => {}
                     Ok(report) => {

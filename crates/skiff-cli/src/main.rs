@@ -113,6 +113,10 @@ pub struct CpArgs {
     /// No progress bar and no summary.
     #[arg(short = 'q', long)]
     quiet: bool,
+    /// With -r, what to do with files that already exist: overwrite, skip, overwrite-if-newer,
+    /// overwrite-if-size-differs, resume (skip same size) or rename ("name (1).ext").
+    #[arg(long, value_name = "POLICY", default_value = "overwrite")]
+    overwrite: String,
     #[command(flatten)]
     conn: ConnArgs,
     #[command(flatten)]

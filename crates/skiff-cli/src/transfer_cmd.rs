@@ -215,8 +215,10 @@ async fn download_any(
         return Ok((1, r.bytes));
     }
     let name = transfer::remote_basename(path).unwrap_or(path).to_string();
-    let spec = jobs::tree_spec(Direction::Download, &args.conn, user, host, &absolute(local_dst), path);
-    let tree = jobs::run_tree_job(jobs::open_queue(), None, &spec, opts, topts, tree_options(topts), display).await;
+    let mut spec = jobs::tree_spec(Direction::Download, &args.conn, user, host, &absolute(local_dst), path);
+    spec.overwrite = overwrite_policy(args)?;
+    let tree_opts = TreeOptions { overwrite: spec.overwrite, ..tree_options(topts) };
+    let tree = jobs::run_tree_job(jobs::open_queue(), None, &spec, opts, topts, tree_opts, display).await;
     match tree {
         // `-r` on a plain file copies the file, as scp does.
         Err(e) if e.kind == ErrorKind::WrongType => {
@@ -267,9 +269,15 @@ async fn upload_tree(
     topts: &TransferOptions,
     display: &Display,
 ) -> Result<(usize, u64)> {
-    let spec = jobs::tree_spec(Direction::Upload, &args.conn, user, host, &absolute(local), remote_dir);
-    let report = jobs::run_tree_job(jobs::open_queue(), None, &spec, opts, topts, tree_options(topts), display).await?;
+    let mut spec = jobs::tree_spec(Direction::Upload, &args.conn, user, host, &absolute(local), remote_dir);
+    spec.overwrite = overwrite_policy(args)?;
+    let tree = TreeOptions { overwrite: spec.overwrite, ..tree_options(topts) };
+    let report = jobs::run_tree_job(jobs::open_queue(), None, &spec, opts, topts, tree, display).await?;
     tree_outcome(report)
+}
+
+fn overwrite_policy(args: &CpArgs) -> Result<skiff_engine::store::OverwritePolicy> {
+    args.overwrite.parse().map_err(|e| usage(format!("--overwrite: {e}")))
 }
 
 fn absolute(p: &Path) -> PathBuf {

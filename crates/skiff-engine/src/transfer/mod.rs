@@ -9,6 +9,7 @@
 //! - `local_sink`: the thread that writes downloaded blocks at their offsets.
 //! - `download`, `upload`: the two directions, each with its retry loop.
 //! - `progress`: [`Progress`] counters for whoever displays them.
+//! - `overwrite`: the overwrite policies, as pure decisions.
 //! - `accounting`: speed (soft-start moving average), ETA and coalesced snapshots of them.
 //! - `tree`, `shared_pool`: whole directory trees, many files at once over shared channels.
 
@@ -16,6 +17,7 @@ mod accounting;
 mod download;
 mod local_sink;
 mod options;
+mod overwrite;
 mod pool;
 mod progress;
 mod ranges;
@@ -27,6 +29,7 @@ mod upload;
 pub use accounting::{Accountant, JobSnapshot, Snapshot, SpeedMeter};
 pub use download::{download_file, local_target, DownloadReport};
 pub use options::TransferOptions;
+pub use overwrite::{decide, Decision, Stamp};
 pub use pool::ChannelPool;
 pub use progress::Progress;
 pub use ranges::RangeSet;

@@ -33,6 +33,7 @@ use tokio::sync::mpsc;
 
 use super::download::{download_on_session, finish_local, part_path};
 use super::options::TransferOptions;
+use super::overwrite::{decide, numbered, Decision, Stamp};
 use super::progress::Progress;
 use super::ranges::RangeSet;
 use super::shared_pool::SharedPool;
@@ -41,6 +42,7 @@ use super::{join_remote, remote_basename, safe_remote_name, PART_SUFFIX};
 use crate::error::{Error, ErrorKind, Result};
 use crate::sftp::{status_to_result, InFlightBudget, SftpSession};
 use crate::ssh::ConnectOptions;
+use crate::store::OverwritePolicy;
 
 /// Knobs for tree transfers.
 #[derive(Debug, Clone)]
@@ -69,6 +71,8 @@ pub struct TreeOptions {
     pub exact_root: bool,
     /// Told `(local root, remote root)` once they are resolved, before any file moves.
     pub on_roots: Option<mpsc::UnboundedSender<(PathBuf, String)>>,
+    /// What to do with a destination file that already exists.
+    pub overwrite: OverwritePolicy,
 }
 
 impl Default for TreeOptions {
@@ -87,6 +91,7 @@ impl Default for TreeOptions {
             on_file_done: None,
             exact_root: false,
             on_roots: None,
+            overwrite: OverwritePolicy::Overwrite,
         }
     }
 }
@@ -98,6 +103,8 @@ pub struct TreeReport {
     pub bytes: u64,
     pub dirs: u64,
     pub links: u64,
+    /// Files left alone because of the overwrite policy.
+    pub skipped: u64,
     /// Entries that failed or were refused; the rest of the job went on.
     pub errors: Vec<Error>,
     pub reconnects: u32,
@@ -138,6 +145,7 @@ impl Gates {
 /// The outcome of one task: done, failed on its own, or the job must stop.
 enum Outcome {
     File(u64),
+    Skipped,
     Dir,
     Link,
     Failed(Error),
@@ -175,6 +183,10 @@ fn account(report: &mut TreeReport, progress: &Progress, outcome: Outcome) -> Re
         Outcome::File(bytes) => {
             report.files += 1;
             report.bytes += bytes;
+            progress.file_done();
+        }
+        Outcome::Skipped => {
+            report.skipped += 1;
             progress.file_done();
         }
         Outcome::Dir => report.dirs += 1,
@@ -371,13 +383,22 @@ pub async fn upload_tree(
                             let done = Arc::new(Mutex::new(RangeSet::new()));
                             let r = with_retry(pool_ref, |s| {
                                 let (path, rpath, progress, done) = (path.clone(), rpath.clone(), progress.clone(), done.clone());
-                                async move { put_file(&s, &path, size, mtime, mode, &rpath, tree.small_file_max, t, gates, done, progress).await }.boxed()
+                                async move {
+                                    let target = match remote_decision(&s, tree.overwrite, Stamp { size, mtime: Some(mtime) }, &rpath).await? {
+                                        Decision::Skip => return Ok(false),
+                                        Decision::Transfer => rpath,
+                                        Decision::RenameTo(name) => join_remote(parent_rel_remote(&rpath), &name),
+                                    };
+                                    put_file(&s, &path, size, mtime, mode, &target, tree.small_file_max, t, gates, done, progress).await?;
+                                    Ok(true)
+                                }
+                                .boxed()
                             })
                             .await;
                             match r {
-                                Ok(()) => {
+                                Ok(moved) => {
                                     tree.finished(&rel, size);
-                                    Outcome::File(size)
+                                    if moved { Outcome::File(size) } else { progress.add(size); Outcome::Skipped }
                                 }
                                 Err(o) => o,
                             }
@@ -423,6 +444,38 @@ pub async fn upload_tree(
     pool.close().await;
     result.map_err(ctx)?;
     Ok(report)
+}
+
+/// The remote folder part of a remote path.
+fn parent_rel_remote(path: &str) -> &str {
+    path.rsplit_once('/').map(|(p, _)| if p.is_empty() { "/" } else { p }).unwrap_or("")
+}
+
+/// Apply the overwrite policy to a remote destination (one STAT, none for "overwrite").
+async fn remote_decision(sess: &SftpSession, policy: OverwritePolicy, source: Stamp, rpath: &str) -> Result<Decision> {
+    if policy == OverwritePolicy::Overwrite {
+        return Ok(Decision::Transfer);
+    }
+    let existing = sess
+        .try_stat(rpath)
+        .await?
+        .filter(|a| !a.is_dir())
+        .map(|a| Stamp { size: a.size.unwrap_or(0), mtime: a.mtime() });
+    let name = rpath.rsplit('/').next().unwrap_or(rpath);
+    match decide(policy, source, existing, name, |_| false).map_err(|e| e.host(sess.host()).path(rpath))? {
+        Decision::RenameTo(_) => {
+            // Find a free name on the server.
+            let dir = parent_rel_remote(rpath);
+            for n in 1u32.. {
+                let cand = numbered(name, n);
+                if sess.try_stat(&join_remote(dir, &cand)).await?.is_none() {
+                    return Ok(Decision::RenameTo(cand));
+                }
+            }
+            unreachable!("u32 names run out")
+        }
+        other => Ok(other),
+    }
 }
 
 /// Create a remote directory unless it already exists as one.
@@ -651,6 +704,26 @@ pub async fn download_tree(
                         if tree.skip(&rel, size, &progress) {
                             continue;
                         }
+                        let existing = std::fs::metadata(&lpath)
+                            .ok()
+                            .filter(|m| m.is_file())
+                            .map(|m| Stamp { size: m.len(), mtime: u32::try_from(m.mtime()).ok() });
+                        let source = Stamp { size, mtime: entry.attrs.mtime() };
+                        let lpath = match decide(tree.overwrite, source, existing, &name, |c| ldir.join(c).exists()) {
+                            Ok(Decision::Transfer) => lpath,
+                            Ok(Decision::RenameTo(n)) => ldir.join(n),
+                            Ok(Decision::Skip) => {
+                                progress.add(size);
+                                tree.finished(&rel, size);
+                                files.push(futures::future::ready(Outcome::Skipped).boxed());
+                                continue;
+                            }
+                            Err(e) => {
+                                progress.file_failed();
+                                report.errors.push(e.host(&label).path(rpath));
+                                continue;
+                            }
+                        };
                         pending.push_back(RemoteFile { rel, rpath, lpath, attrs: entry.attrs });
                     }
                 }
