@@ -194,6 +194,22 @@ async fn ensure_remote_dir(opts: &ConnectOptions, dir: &str) -> Result<()> {
 }
 
 /// Download a file, or with `recursive` a directory tree. Returns (files, bytes).
+/// Download one file, with a progress bar. Returns (files, bytes).
+async fn download_one(
+    opts: &ConnectOptions,
+    path: &str,
+    local_dst: &Path,
+    topts: &TransferOptions,
+    display: &Display,
+) -> Result<(usize, u64)> {
+    let progress = Arc::new(Progress::new());
+    let name = transfer::remote_basename(path).unwrap_or(path).to_string();
+    let r = display
+        .track(&name, progress.clone(), transfer::download_file(opts, path, local_dst, topts, progress))
+        .await?;
+    Ok((1, r.bytes))
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn download_any(
     args: &CpArgs,
@@ -207,27 +223,15 @@ async fn download_any(
 ) -> Result<(usize, u64)> {
     if !args.recursive {
         // One connection for the whole file: no probe connection first.
-        let progress = Arc::new(Progress::new());
-        let name = transfer::remote_basename(path).unwrap_or(path).to_string();
-        let r = display
-            .track(&name, progress.clone(), transfer::download_file(opts, path, local_dst, topts, progress))
-            .await?;
-        return Ok((1, r.bytes));
+        return download_one(opts, path, local_dst, topts, display).await;
     }
-    let name = transfer::remote_basename(path).unwrap_or(path).to_string();
     let mut spec = jobs::tree_spec(Direction::Download, &args.conn, user, host, &absolute(local_dst), path);
     spec.overwrite = overwrite_policy(args)?;
     let tree_opts = TreeOptions { overwrite: spec.overwrite, ..tree_options(topts) };
     let tree = jobs::run_tree_job(jobs::open_queue(), None, &spec, opts, topts, tree_opts, display).await;
     match tree {
         // `-r` on a plain file copies the file, as scp does.
-        Err(e) if e.kind == ErrorKind::WrongType => {
-            let progress = Arc::new(Progress::new());
-            let r = display
-                .track(&name, progress.clone(), transfer::download_file(opts, path, local_dst, topts, progress))
-                .await?;
-            Ok((1, r.bytes))
-        }
+        Err(e) if e.kind == ErrorKind::WrongType => download_one(opts, path, local_dst, topts, display).await,
         other => tree_outcome(other?),
     }
 }
