@@ -199,3 +199,98 @@ fn accept_new_from_the_config_saves_the_key() {
     let saved = std::fs::read_to_string(&kh).unwrap();
     assert!(saved.contains(sshd.host_key_pub_line.split_whitespace().nth(1).unwrap()), "{saved}");
 }
+
+/// Run `skiff` and return how long it took (wall time).
+fn timed_skiff(config: &std::path::Path, args: &[&str]) -> Duration {
+    let started = std::time::Instant::now();
+    assert_ok(&skiff(config, args));
+    started.elapsed()
+}
+
+#[test]
+fn limit_caps_the_speed_of_get_and_put() {
+    let sshd = Sshd::start().unwrap();
+    let size = 6 * 1024 * 1024u64;
+    let local = tempfile::tempdir().unwrap();
+    let src = local.path().join("limited");
+    write_random_file(&src, size, 11).unwrap();
+    let want = sha256_file(&src).unwrap();
+    // 6 MiB at 2 MiB/s is ~2.9 s (the first ~200 KiB burst and the last block go at once);
+    // it cannot be faster, however noisy the machine. No tight upper bound: it can be slower.
+    let (at_least, at_most) = (Duration::from_millis(2500), Duration::from_secs(30));
+
+    let rpath = sshd.root.join("limited-up");
+    let took = timed_skiff(&sshd.ssh_config, &["cp", "-q", "--limit", "2M", s(&src), &remote(&sshd, &rpath)]);
+    assert!(took >= at_least && took <= at_most, "put of 6 MiB at 2 MiB/s took {took:?}");
+    assert_eq!(sha256_file(&rpath).unwrap(), want, "limited put differs");
+
+    let back = local.path().join("limited-back");
+    let took = timed_skiff(&sshd.ssh_config, &["cp", "-q", "--limit", "2M", &remote(&sshd, &rpath), s(&back)]);
+    assert!(took >= at_least && took <= at_most, "get of 6 MiB at 2 MiB/s took {took:?}");
+    assert_eq!(sha256_file(&back).unwrap(), want, "limited get differs");
+}
+
+#[test]
+fn limit_caps_recursive_copies_of_small_files() {
+    let sshd = Sshd::start().unwrap();
+    let local = tempfile::tempdir().unwrap();
+    let tree = local.path().join("small-tree");
+    std::fs::create_dir_all(&tree).unwrap();
+    // 4 MiB in 128 KiB files: every one goes the small-file way (whole file in one burst).
+    for i in 0..32u64 {
+        write_random_file(tree.join(format!("f{i}")), 128 * 1024, 100 + i).unwrap();
+    }
+    // ~3.9 s at 1 MiB/s; it cannot be faster.
+    let (at_least, at_most) = (Duration::from_secs(3), Duration::from_secs(30));
+    let took = timed_skiff(&sshd.ssh_config, &["cp", "-q", "-r", "--limit", "1M", s(&tree), &remote(&sshd, &sshd.root)]);
+    assert!(took >= at_least && took <= at_most, "put of a 4 MiB tree at 1 MiB/s took {took:?}");
+    let back = tempfile::tempdir().unwrap();
+    let took = timed_skiff(&sshd.ssh_config, &["cp", "-q", "-r", "--limit", "1M", &remote(&sshd, &sshd.root.join("small-tree")), s(back.path())]);
+    assert!(took >= at_least && took <= at_most, "get of a 4 MiB tree at 1 MiB/s took {took:?}");
+    for i in 0..32u64 {
+        let name = format!("f{i}");
+        assert_eq!(sha256_file(back.path().join("small-tree").join(&name)).unwrap(), sha256_file(tree.join(&name)).unwrap(), "{name} differs");
+    }
+}
+
+#[test]
+fn times_and_permissions_are_kept_unless_told_not_to() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let sshd = Sshd::start().unwrap();
+    let local = tempfile::tempdir().unwrap();
+    let tree = local.path().join("kept");
+    std::fs::create_dir(&tree).unwrap();
+    for (name, mode) in [("script", 0o750), ("secret", 0o600)] {
+        let p = tree.join(name);
+        std::fs::write(&p, name).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        let old = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+        std::fs::File::options().write(true).open(&p).unwrap().set_modified(old).unwrap();
+    }
+    let meta = |p: std::path::PathBuf| {
+        let m = std::fs::metadata(&p).unwrap();
+        (m.mtime(), m.permissions().mode() & 0o777)
+    };
+    // Single file and tree, both ways, default: kept.
+    assert_ok(&skiff(&sshd.ssh_config, &["cp", "-q", "-r", s(&tree), &remote(&sshd, &sshd.root)]));
+    assert_eq!(meta(sshd.root.join("kept/script")), (1_000_000_000, 0o750));
+    assert_eq!(meta(sshd.root.join("kept/secret")), (1_000_000_000, 0o600));
+    let back = tempfile::tempdir().unwrap();
+    assert_ok(&skiff(&sshd.ssh_config, &["cp", "-q", &remote(&sshd, &sshd.root.join("kept/script")), s(back.path())]));
+    assert_eq!(meta(back.path().join("script")), (1_000_000_000, 0o750));
+
+    // --no-times --no-perms: the copy gets the time of the copy and default permissions.
+    let fresh = tempfile::tempdir().unwrap();
+    assert_ok(&skiff(&sshd.ssh_config, &["cp", "-q", "-r", "--no-times", "--no-perms", &remote(&sshd, &sshd.root.join("kept")), s(fresh.path())]));
+    let (mtime, mode) = meta(fresh.path().join("kept/secret"));
+    assert!(mtime > 1_700_000_000, "the modification time was copied: {mtime}");
+    assert_eq!(mode, 0o666 & !current_umask(), "permissions were copied");
+}
+
+fn current_umask() -> u32 {
+    let probe = tempfile::tempdir().unwrap();
+    let p = probe.path().join("probe");
+    std::fs::write(&p, b"").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    0o666 & !(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777)
+}

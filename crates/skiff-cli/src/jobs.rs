@@ -1,39 +1,40 @@
-//! Tree jobs in the persisted queue: `skiff cp -r` records its job, every finished file is
-//! written to the queue (batched, ~10 times a second), and `skiff queue resume` runs what is
-//! unfinished after a crash, a kill or a reboot, skipping the files already done.
-//! `skiff queue`, `pause`, `retry`, `cancel` and `clear` act on the records.
+//! The CLI's jobs, all through the engine's scheduler and the persisted queue:
+//! `skiff cp` queues one job per source and runs just those; `skiff queue resume` runs
+//! whatever is unfinished (after a crash, a kill or a reboot), skipping files already done;
+//! `skiff queue pause|resume|retry|cancel|move|priority|clear` change the stored jobs, and a
+//! scheduler running in another `skiff` process (or the window) acts on the change within
+//! half a second.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use skiff_engine::ssh::ConnectOptions;
+use skiff_engine::scheduler::{self, ConnectFor, Limits, Outcome, Scheduler, Scope, SftpJobRunner};
 use skiff_engine::store::{Direction, JobId, JobRecord, JobSpec, JobState, OverwritePolicy, Queue};
-use skiff_engine::transfer::{self, Progress, TransferOptions, TreeOptions, TreeReport};
+use skiff_engine::transfer::{TransferOptions, TreeOptions};
 use skiff_engine::{Error, ErrorKind, Result};
-use tokio::sync::mpsc;
 
 use crate::transfer_cmd::Display;
 
 fn store_error(e: impl std::fmt::Display) -> Error {
-    Error::new(ErrorKind::LocalIo, "queue", e.to_string())
+    Error::new(ErrorKind::LocalIo, "queue", e.to_string()).hint("check that the queue database's folder is writable (or set SKIFF_QUEUE_DB)")
 }
 
-/// The queue database, or `None` (with a warning) when it cannot be opened: copying still
-/// works, it is just not recorded.
-pub fn open_queue() -> Option<Arc<Queue>> {
+/// The queue database; when it cannot be opened, a private in-memory one (with a warning):
+/// copying still works, it is just not recorded.
+pub fn open_queue() -> Arc<Queue> {
     match Queue::open(&Queue::default_path()) {
-        Ok(q) => Some(Arc::new(q)),
+        Ok(q) => Arc::new(q),
         Err(e) => {
             eprintln!("skiff: warning: the job is not recorded in the queue: {e}");
-            None
+            Arc::new(Queue::open_in_memory().expect("an in-memory SQLite database opens"))
         }
     }
 }
 
-/// A new tree job's spec.
-pub fn tree_spec(direction: Direction, conn: &crate::ConnArgs, user: Option<&str>, host: &str, local: &Path, remote: &str) -> JobSpec {
+/// A new job's spec.
+pub fn job_spec(direction: Direction, conn: &crate::ConnArgs, user: Option<&str>, host: &str, local: &Path, remote: &str, recursive: bool) -> JobSpec {
     JobSpec {
         direction,
         host: host.to_string(),
@@ -42,7 +43,7 @@ pub fn tree_spec(direction: Direction, conn: &crate::ConnArgs, user: Option<&str
         ssh_config: conn.config.clone(),
         local_path: local.to_path_buf(),
         remote_path: remote.to_string(),
-        recursive: true,
+        recursive,
         overwrite: OverwritePolicy::Overwrite,
         preserve_mtime: true,
         preserve_permissions: true,
@@ -50,90 +51,87 @@ pub fn tree_spec(direction: Direction, conn: &crate::ConnArgs, user: Option<&str
     }
 }
 
-/// Run a tree job, recording it (new when `id` is `None`) in `queue`.
-pub async fn run_tree_job(
-    queue: Option<Arc<Queue>>,
-    id: Option<JobId>,
-    spec: &JobSpec,
-    opts: &ConnectOptions,
-    topts: &TransferOptions,
-    mut tree: TreeOptions,
-    display: &Display,
-) -> Result<TreeReport> {
-    let id = match (&queue, id) {
-        (Some(q), None) => Some(q.add(spec, 0).map_err(store_error)?),
-        (_, id) => id,
-    };
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(String, u64)>();
-    let (roots_tx, mut roots_rx) = mpsc::unbounded_channel::<(PathBuf, String)>();
-    let mut flusher = None;
-    if let (Some(q), Some(id)) = (&queue, id) {
-        q.set_state(id, JobState::Running, None).map_err(store_error)?;
-        let done: HashMap<String, u64> = q.done_files(id).map_err(store_error)?;
-        tree.already_done = Some(Arc::new(done));
-        tree.on_file_done = Some(done_tx);
-        tree.on_roots = Some(roots_tx);
-        let q = q.clone();
-        flusher = Some(tokio::spawn(async move {
-            // Persist finished files in batches: one transaction per ~100 ms, not per file.
-            loop {
-                let mut batch = Vec::new();
-                let mut closed = false;
-                tokio::select! {
-                    first = done_rx.recv() => match first {
-                        Some(f) => batch.push(f),
-                        None => closed = true,
-                    },
-                    Some((local, remote)) = roots_rx.recv() => {
-                        let q = q.clone();
-                        let _ = tokio::task::spawn_blocking(move || q.set_paths(id, &local, &remote)).await;
-                        continue;
+/// What a run of jobs moved.
+#[derive(Debug, Default)]
+pub struct Totals {
+    pub files: usize,
+    pub bytes: u64,
+}
+
+/// The CLI's scheduler settings: the transfers already reconnect and retry on their own
+/// (`--retries`), so the scheduler does not retry a job on top of that, and a terminal
+/// cannot answer overwrite questions mid-run.
+fn cli_config(scope: Scope) -> scheduler::Config {
+    scheduler::Config { limits: Limits { max_retries: 0, ..Limits::default() }, scope, can_ask: false, ..scheduler::Config::default() }
+}
+
+/// Queue `specs` and run exactly those jobs; `Err` with the first failure (every failed
+/// entry is printed first).
+pub async fn run_new_jobs(specs: Vec<JobSpec>, connect: ConnectFor, topts: &TransferOptions, tree: TreeOptions, display: &Display) -> Result<Totals> {
+    let queue = open_queue();
+    let runner = Arc::new(SftpJobRunner { connect, transfer: topts.clone(), tree });
+    let (sched, task) = Scheduler::start(queue, runner, cli_config(Scope::Only(Default::default())))?;
+    let mut ids = Vec::new();
+    for spec in &specs {
+        ids.push(sched.add(spec, 0)?);
+    }
+    let result = finish(&sched, &ids, display).await;
+    sched.shutdown();
+    let _ = task.await;
+    result
+}
+
+/// Run every unfinished job in the queue.
+async fn resume_all(queue: Arc<Queue>, display: &Display) -> Result<Totals> {
+    let connect: ConnectFor = Arc::new(|spec: &JobSpec| {
+        let conn = crate::ConnArgs { port: spec.port, config: spec.ssh_config.clone(), identity: vec![], options: vec![], accept_new: false };
+        conn.connect_options(spec.user.as_deref(), &spec.host)
+    });
+    let topts = TransferOptions::default();
+    let runner = Arc::new(SftpJobRunner { connect, tree: crate::transfer_cmd::tree_options(&topts), transfer: topts });
+    let (sched, task) = Scheduler::start(queue.clone(), runner, cli_config(Scope::All))?;
+    let ids: Vec<JobId> = queue.list().map_err(store_error)?.iter().filter(|j| !j.state.is_finished()).map(|j| j.id).collect();
+    let result = finish(&sched, &ids, display).await;
+    sched.shutdown();
+    let _ = task.await;
+    result
+}
+
+/// Wait until the scheduler is idle, showing progress, then report on `ids`.
+async fn finish(sched: &Scheduler, ids: &[JobId], display: &Display) -> Result<Totals> {
+    display.track_jobs(sched).await;
+    let mut totals = Totals::default();
+    let mut first_error: Option<Error> = None;
+    for &id in ids {
+        match sched.take_outcome(id) {
+            Some(Outcome { report, error, .. }) => {
+                if let Some(r) = &report {
+                    totals.files += r.files as usize;
+                    totals.bytes += r.bytes;
+                    for e in &r.errors {
+                        eprintln!("skiff: {e}");
                     }
                 }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                while let Ok(f) = done_rx.try_recv() {
-                    batch.push(f);
-                }
-                if !batch.is_empty() {
-                    let q = q.clone();
-                    let _ = tokio::task::spawn_blocking(move || q.mark_files_done(id, &batch)).await;
-                }
-                if closed {
-                    return;
+                if let Some(e) = error {
+                    first_error.get_or_insert(e);
                 }
             }
-        }));
-    } else {
-        drop((done_tx, roots_tx));
-    }
-
-    let progress = Arc::new(Progress::new());
-    let name = match spec.direction {
-        Direction::Upload => spec.local_path.display().to_string(),
-        Direction::Download => spec.remote_path.clone(),
-    };
-    let work = async {
-        match spec.direction {
-            Direction::Upload => transfer::upload_tree(opts, &spec.local_path, &spec.remote_path, topts, &tree, progress.clone()).await,
-            Direction::Download => transfer::download_tree(opts, &spec.remote_path, &spec.local_path, topts, &tree, progress.clone()).await,
+            None => {
+                // Not run here: paused or cancelled from elsewhere, or run by another process.
+                let job = sched.jobs()?.into_iter().find(|j| j.id == id);
+                if let Some(j) = job.filter(|j| matches!(j.state, JobState::Paused | JobState::Cancelled)) {
+                    first_error.get_or_insert(
+                        Error::new(ErrorKind::Cancelled, "copy", format!("job {id} was {} while it ran", j.state))
+                            .hint(format!("`skiff queue resume` continues it (after `skiff queue retry {id}` if it was cancelled)")),
+                    );
+                }
+            }
         }
-    };
-    let result = display.track(&name, progress.clone(), work).await;
-    drop(tree); // closes the channels, so the flusher writes its last batch and stops
-    if let Some(f) = flusher {
-        let _ = f.await;
     }
-    if let (Some(q), Some(id)) = (&queue, id) {
-        let _ = q.record_totals(id, progress.total(), progress.files_total());
-        let _ = q.record_progress(id, progress.done(), progress.files_done(), progress.files_failed());
-        let outcome = match &result {
-            Ok(r) if r.errors.is_empty() => q.set_state(id, JobState::Done, None),
-            Ok(r) => q.set_state(id, JobState::Failed, Some(&format!("{} entries failed; first: {}", r.errors.len(), r.errors[0]))),
-            Err(e) => q.set_state(id, JobState::Failed, Some(&e.to_string())),
-        };
-        outcome.map_err(store_error)?;
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(totals),
     }
-    result
 }
 
 fn describe(r: &JobRecord) -> String {
@@ -142,10 +140,11 @@ fn describe(r: &JobRecord) -> String {
         Direction::Download => (format!("{}:{}", r.spec.host, r.spec.remote_path), r.spec.local_path.display().to_string()),
     };
     let mut line = format!(
-        "{:>5}  {:<9} {:<8} {:>7}/{:<7} files {:>10} bytes  {from} -> {to}",
+        "{:>5}  {:<9} {:<8} {:>3} {:>7}/{:<7} files {:>10} bytes  {from} -> {to}",
         r.id,
         r.state.as_str(),
         r.spec.direction.as_str(),
+        r.priority,
         r.files_done,
         r.files_total,
         r.bytes_done,
@@ -156,77 +155,81 @@ fn describe(r: &JobRecord) -> String {
     line
 }
 
-/// `skiff queue [list|resume|pause ID|retry ID|cancel ID|clear]`.
+/// `skiff queue …`.
 pub async fn queue_cmd(action: crate::QueueAction, quiet: bool) -> Result<()> {
+    use crate::QueueAction as A;
     let q = Arc::new(Queue::open(&Queue::default_path()).map_err(store_error)?);
     let job = |id: JobId| -> Result<JobRecord> {
         q.get(id)
             .map_err(store_error)?
             .ok_or_else(|| Error::new(ErrorKind::NotFound, "queue", format!("there is no job {id}")).hint("see `skiff queue`"))
     };
+    let change = |id: JobId, from: &[JobState], to: JobState, verb: &str| -> Result<()> {
+        let r = job(id)?;
+        if !from.contains(&r.state) {
+            return Err(Error::new(ErrorKind::Config, verb, format!("job {id} is {}", r.state))
+                .hint(format!("only a {} job can be {verb}d", from.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" or "))));
+        }
+        q.set_state(id, to, None).map_err(store_error)
+    };
     match action {
-        crate::QueueAction::List => {
+        A::List => {
             let jobs = q.list().map_err(store_error)?;
             if jobs.is_empty() {
                 println!("The queue is empty.");
+            } else {
+                println!("{:>5}  {:<9} {:<8} {:>3} {:>15} files {:>10}", "id", "state", "way", "pri", "done/total", "bytes");
             }
             for r in jobs {
                 println!("{}", describe(&r));
             }
         }
-        crate::QueueAction::Pause { id } => {
-            let r = job(id)?;
-            if r.state != JobState::Queued {
-                return Err(Error::new(ErrorKind::Config, "pause", format!("job {id} is {}, not queued", r.state.as_str())));
-            }
-            q.set_state(id, JobState::Paused, None).map_err(store_error)?;
-        }
-        crate::QueueAction::Retry { id } => {
-            job(id)?;
-            q.set_state(id, JobState::Queued, None).map_err(store_error)?;
+        // A running job stops in the process running it within its next poll.
+        A::Pause { id } => change(id, &[JobState::Queued, JobState::Running], JobState::Paused, "pause")?,
+        A::Cancel { id } => change(id, &[JobState::Queued, JobState::Running, JobState::Paused], JobState::Cancelled, "cancel")?,
+        A::Retry { id } => {
+            change(id, &[JobState::Failed, JobState::Cancelled, JobState::Paused], JobState::Queued, "retry")?;
             q.bump_retries(id).map_err(store_error)?;
             println!("job {id} is queued again; `skiff queue resume` runs it");
         }
-        crate::QueueAction::Cancel { id } => {
+        A::Move { id, to } => {
             job(id)?;
-            q.set_state(id, JobState::Cancelled, None).map_err(store_error)?;
+            match to {
+                crate::MoveTo::Up => q.move_up(id),
+                crate::MoveTo::Down => q.move_down(id),
+                crate::MoveTo::Top => q.move_to(id, 0),
+                crate::MoveTo::Bottom => q.move_to(id, usize::MAX),
+            }
+            .map_err(store_error)?;
         }
-        crate::QueueAction::Clear => {
+        A::Priority { id, priority } => {
+            job(id)?;
+            q.set_priority(id, priority).map_err(store_error)?;
+        }
+        A::Clear => {
             let n = q.clear_finished().map_err(store_error)?;
             println!("removed {n} finished job(s)");
         }
-        crate::QueueAction::Resume => {
-            // Whatever a crash or kill left running is queued again, then everything queued
-            // runs in queue order.
-            q.requeue_interrupted().map_err(store_error)?;
+        A::Resume => {
             let display = Display::new(quiet);
-            let mut failed = None;
-            while let Some(r) = q.next_runnable().map_err(store_error)? {
-                let conn = crate::ConnArgs {
-                    port: r.spec.port,
-                    config: r.spec.ssh_config.clone(),
-                    identity: vec![],
-                    options: vec![],
-                    accept_new: false,
-                };
-                let opts = conn.connect_options(r.spec.user.as_deref(), &r.spec.host)?;
-                let topts = TransferOptions::default();
-                let tree = TreeOptions { exact_root: true, overwrite: r.spec.overwrite, ..crate::transfer_cmd::tree_options(&topts) };
-                match run_tree_job(Some(q.clone()), Some(r.id), &r.spec, &opts, &topts, tree, &display).await {
-                    Ok(report) if report.errors.is_empty() => {}
-                    Ok(report) => {
-                        failed.get_or_insert(report.errors[0].clone());
-                    }
-                    Err(e) => {
-                        eprintln!("skiff: job {}: {e}", r.id);
-                        failed.get_or_insert(e);
-                    }
-                }
-            }
-            if let Some(e) = failed {
-                return Err(e);
-            }
+            resume_all(q, &display).await?;
         }
     }
     Ok(())
+}
+
+/// How often the progress line is redrawn.
+pub const REDRAW: Duration = Duration::from_millis(100);
+
+/// Names of jobs for the progress line.
+pub fn job_name(job: &JobRecord) -> String {
+    match job.spec.direction {
+        Direction::Upload => job.spec.local_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        Direction::Download => job.spec.remote_path.rsplit('/').next().unwrap_or(&job.spec.remote_path).to_string(),
+    }
+}
+
+/// Jobs by id, for naming them.
+pub fn names(sched: &Scheduler) -> HashMap<JobId, String> {
+    sched.jobs().map(|jobs| jobs.iter().map(|j| (j.id, job_name(j))).collect()).unwrap_or_default()
 }

@@ -13,6 +13,7 @@
 
 mod jobs;
 mod prompt;
+mod rate;
 mod transfer_cmd;
 
 use std::path::PathBuf;
@@ -36,7 +37,7 @@ enum Command {
     Cp(CpArgs),
     /// List a remote directory: skiff ls HOST:PATH
     Ls(LsArgs),
-    /// The persisted queue of `cp -r` jobs: list, resume, pause, retry, cancel, clear.
+    /// The persisted queue of jobs: list, resume, pause, retry, cancel, move, priority, clear.
     Queue(QueueArgs),
 }
 
@@ -55,14 +56,35 @@ pub enum QueueAction {
     List,
     /// Run every unfinished job (after a crash, a kill or a reboot), skipping finished files.
     Resume,
-    /// Keep a queued job from running.
+    /// Hold a queued job, or stop a running one (in whichever skiff process runs it).
     Pause { id: i64 },
     /// Queue a failed, cancelled or paused job again.
     Retry { id: i64 },
-    /// Cancel a job.
+    /// Cancel a job (a running one stops within half a second).
     Cancel { id: i64 },
+    /// Move a job within its priority: up, down, top or bottom.
+    Move {
+        id: i64,
+        #[arg(value_enum)]
+        to: MoveTo,
+    },
+    /// Set a job's priority (higher runs first; default 0).
+    Priority {
+        id: i64,
+        #[arg(allow_negative_numbers = true)]
+        priority: i32,
+    },
     /// Remove finished and cancelled jobs.
     Clear,
+}
+
+/// Where `skiff queue move` puts a job.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum MoveTo {
+    Up,
+    Down,
+    Top,
+    Bottom,
 }
 
 /// How to reach the server (shared by every subcommand).
@@ -103,6 +125,10 @@ pub struct TuneArgs {
     /// Reconnect attempts after a dropped connection.
     #[arg(long, value_name = "N")]
     retries: Option<u32>,
+    /// Speed limit in bytes per second, with an optional K, M or G (powers of 1024):
+    /// 500K, 10M, 1.5M. 0 means no limit.
+    #[arg(long, value_name = "RATE", value_parser = rate::parse_rate)]
+    limit: Option<u64>,
 }
 
 #[derive(Args)]
@@ -117,6 +143,12 @@ pub struct CpArgs {
     /// overwrite-if-size-differs, resume (skip same size) or rename ("name (1).ext").
     #[arg(long, value_name = "POLICY", default_value = "overwrite")]
     overwrite: String,
+    /// Do not give copies the source's modification time.
+    #[arg(long)]
+    no_times: bool,
+    /// Do not give copies the source's permission bits (the destination's defaults apply).
+    #[arg(long)]
+    no_perms: bool,
     #[command(flatten)]
     conn: ConnArgs,
     #[command(flatten)]

@@ -3,13 +3,15 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use skiff_engine::remote::Location;
 use skiff_engine::sftp::InFlightBudget;
 use skiff_engine::ssh::{ConnectOptions, Connection};
-use skiff_engine::transfer::{self, Progress, TransferOptions, TreeOptions, TreeReport};
+use skiff_engine::scheduler::{ConnectFor, Scheduler};
+use skiff_engine::store::JobSpec;
+use skiff_engine::transfer::{RateLimit, Throttle, TransferOptions, TreeOptions};
 use skiff_engine::{Error, ErrorKind, Result};
 
 use crate::{jobs, CpArgs, LsArgs, TuneArgs};
@@ -33,6 +35,9 @@ fn transfer_options(t: &TuneArgs) -> TransferOptions {
     }
     if let Some(n) = t.retries {
         o.retries = n;
+    }
+    if let Some(rate) = t.limit.filter(|&r| r > 0) {
+        o.throttle = Throttle::with(RateLimit::new(Some(rate)));
     }
     o
 }
@@ -58,26 +63,30 @@ impl Display {
         Display { bar, quiet }
     }
 
-    pub async fn track<T>(&self, name: &str, progress: Arc<Progress>, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
-        let Some(bar) = &self.bar else { return work.await };
+    /// Show the running jobs' progress until the scheduler is idle.
+    pub async fn track_jobs(&self, sched: &Scheduler) {
+        let Some(bar) = &self.bar else { return sched.idle().await };
         bar.reset();
-        bar.set_message(name.to_string());
-        let ticker = {
-            let bar = bar.clone();
-            let p = progress.clone();
-            tokio::spawn(async move {
-                loop {
-                    bar.set_length(p.total());
-                    bar.set_position(p.done());
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            })
-        };
-        let r = work.await;
-        ticker.abort();
-        bar.set_length(progress.total());
-        bar.set_position(progress.done());
-        r
+        let mut names = jobs::names(sched);
+        let snapshots = sched.snapshots();
+        let idle = sched.idle();
+        tokio::pin!(idle);
+        loop {
+            tokio::select! {
+                _ = &mut idle => break,
+                _ = tokio::time::sleep(jobs::REDRAW) => {}
+            }
+            let snap = snapshots.borrow().clone();
+            let Some(first) = snap.jobs.first() else { continue };
+            if !names.contains_key(&first.id) {
+                names = jobs::names(sched);
+            }
+            let name = names.get(&first.id).cloned().unwrap_or_default();
+            let more = snap.jobs.len() - 1;
+            bar.set_message(if more > 0 { format!("{name} (+{more})") } else { name });
+            bar.set_length(snap.bytes_total);
+            bar.set_position(snap.bytes_done);
+        }
     }
 
     fn done(&self, files: usize, bytes: u64, started: Instant) {
@@ -95,15 +104,16 @@ impl Display {
     }
 }
 
+/// `skiff cp`: one queued job per source, run through the scheduler.
 pub async fn cp(args: CpArgs) -> Result<()> {
     let (dst, srcs) = args.paths.split_last().ok_or_else(|| usage("give at least one source and a destination"))?;
     let dst = Location::parse(dst);
     let srcs: Vec<Location> = srcs.iter().map(|s| Location::parse(s)).collect();
     let topts = transfer_options(&args.tune);
+    let policy = overwrite_policy(&args)?;
     let display = Display::new(args.quiet);
     let started = Instant::now();
-    let mut files = 0usize;
-    let mut bytes = 0u64;
+    let mut specs = Vec::new();
 
     match &dst {
         Location::Remote { user, host, path } => {
@@ -118,24 +128,17 @@ pub async fn cp(args: CpArgs) -> Result<()> {
             for src in &srcs {
                 let Location::Local(local) = src else { unreachable!() };
                 let local = Path::new(local);
-                if local.is_dir() {
-                    if !args.recursive {
-                        return Err(Error::new(ErrorKind::WrongType, "upload", "this is a directory")
-                            .path(local.display().to_string())
-                            .hint("use -r to copy a directory"));
-                    }
-                    let (f, b) = upload_tree(&args, user.as_deref(), host, &opts, local, remote_dir, &topts, &display).await?;
-                    files += f;
-                    bytes += b;
-                } else {
-                    let progress = Arc::new(Progress::new());
-                    let name = local.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                    let r = display
-                        .track(&name, progress.clone(), transfer::upload_file(&opts, local, remote_dir, &topts, progress))
-                        .await?;
-                    files += 1;
-                    bytes += r.bytes;
+                let is_dir = local.is_dir();
+                if is_dir && !args.recursive {
+                    return Err(Error::new(ErrorKind::WrongType, "upload", "this is a directory")
+                        .path(local.display().to_string())
+                        .hint("use -r to copy a directory"));
                 }
+                let mut spec = jobs::job_spec(Direction::Upload, &args.conn, user.as_deref(), host, &absolute(local), remote_dir, is_dir);
+                spec.overwrite = policy;
+                spec.preserve_mtime = !args.no_times;
+                spec.preserve_permissions = !args.no_perms;
+                specs.push(spec);
             }
         }
         Location::Local(local_dst) => {
@@ -156,7 +159,7 @@ pub async fn cp(args: CpArgs) -> Result<()> {
                 }
             }
             let (user, host) = host_of_all.ok_or_else(|| usage("no remote source"))?;
-            let opts = args.conn.connect_options(user.as_deref(), &host)?;
+            args.conn.connect_options(user.as_deref(), &host)?;
             let local_dst = PathBuf::from(local_dst);
             if srcs.len() > 1 && !local_dst.is_dir() {
                 return Err(Error::new(ErrorKind::WrongType, "download", "with several sources the destination must be a directory")
@@ -165,13 +168,18 @@ pub async fn cp(args: CpArgs) -> Result<()> {
             for src in &srcs {
                 let Location::Remote { path, .. } = src else { unreachable!() };
                 let path = if path.is_empty() { "." } else { path.as_str() };
-                let (f, b) = download_any(&args, user.as_deref(), &host, &opts, path, &local_dst, &topts, &display).await?;
-                files += f;
-                bytes += b;
+                let mut spec = jobs::job_spec(Direction::Download, &args.conn, user.as_deref(), &host, &absolute(&local_dst), path, args.recursive);
+                spec.overwrite = policy;
+                spec.preserve_mtime = !args.no_times;
+                spec.preserve_permissions = !args.no_perms;
+                specs.push(spec);
             }
         }
     }
-    display.done(files, bytes, started);
+    let conn = args.conn.clone();
+    let connect: ConnectFor = Arc::new(move |spec: &JobSpec| conn.connect_options(spec.user.as_deref(), &spec.host));
+    let totals = jobs::run_new_jobs(specs, connect, &topts, tree_options(&topts), &display).await?;
+    display.done(totals.files, totals.bytes, started);
     Ok(())
 }
 
@@ -193,49 +201,6 @@ async fn ensure_remote_dir(opts: &ConnectOptions, dir: &str) -> Result<()> {
     r
 }
 
-/// Download a file, or with `recursive` a directory tree. Returns (files, bytes).
-/// Download one file, with a progress bar. Returns (files, bytes).
-async fn download_one(
-    opts: &ConnectOptions,
-    path: &str,
-    local_dst: &Path,
-    topts: &TransferOptions,
-    display: &Display,
-) -> Result<(usize, u64)> {
-    let progress = Arc::new(Progress::new());
-    let name = transfer::remote_basename(path).unwrap_or(path).to_string();
-    let r = display
-        .track(&name, progress.clone(), transfer::download_file(opts, path, local_dst, topts, progress))
-        .await?;
-    Ok((1, r.bytes))
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn download_any(
-    args: &CpArgs,
-    user: Option<&str>,
-    host: &str,
-    opts: &ConnectOptions,
-    path: &str,
-    local_dst: &Path,
-    topts: &TransferOptions,
-    display: &Display,
-) -> Result<(usize, u64)> {
-    if !args.recursive {
-        // One connection for the whole file: no probe connection first.
-        return download_one(opts, path, local_dst, topts, display).await;
-    }
-    let mut spec = jobs::tree_spec(Direction::Download, &args.conn, user, host, &absolute(local_dst), path);
-    spec.overwrite = overwrite_policy(args)?;
-    let tree_opts = TreeOptions { overwrite: spec.overwrite, ..tree_options(topts) };
-    let tree = jobs::run_tree_job(jobs::open_queue(), None, &spec, opts, topts, tree_opts, display).await;
-    match tree {
-        // `-r` on a plain file copies the file, as scp does.
-        Err(e) if e.kind == ErrorKind::WrongType => download_one(opts, path, local_dst, topts, display).await,
-        other => tree_outcome(other?),
-    }
-}
-
 pub fn tree_options(t: &TransferOptions) -> TreeOptions {
     let mut o = TreeOptions::default();
     if let Some(n) = std::env::var("SKIFF_FILES_IN_FLIGHT").ok().and_then(|v| v.parse().ok()) {
@@ -243,41 +208,6 @@ pub fn tree_options(t: &TransferOptions) -> TreeOptions {
     }
     o.connections = o.connections.min(t.connections.max(1));
     o
-}
-
-/// Report entries that failed; the job as a whole fails if any did.
-fn tree_outcome(report: TreeReport) -> Result<(usize, u64)> {
-    for e in &report.errors {
-        eprintln!("skiff: {e}");
-    }
-    if let Some(first) = report.errors.first() {
-        let n = report.errors.len();
-        return Err(first.clone().hint(format!(
-            "{n} entr{} failed (listed above); {} file(s) were copied",
-            if n == 1 { "y" } else { "ies" },
-            report.files
-        )));
-    }
-    Ok((report.files as usize, report.bytes))
-}
-
-/// Upload a directory tree into `remote_dir`, recorded in the queue. Returns (files, bytes).
-#[allow(clippy::too_many_arguments)]
-async fn upload_tree(
-    args: &CpArgs,
-    user: Option<&str>,
-    host: &str,
-    opts: &ConnectOptions,
-    local: &Path,
-    remote_dir: &str,
-    topts: &TransferOptions,
-    display: &Display,
-) -> Result<(usize, u64)> {
-    let mut spec = jobs::tree_spec(Direction::Upload, &args.conn, user, host, &absolute(local), remote_dir);
-    spec.overwrite = overwrite_policy(args)?;
-    let tree = TreeOptions { overwrite: spec.overwrite, ..tree_options(topts) };
-    let report = jobs::run_tree_job(jobs::open_queue(), None, &spec, opts, topts, tree, display).await?;
-    tree_outcome(report)
 }
 
 fn overwrite_policy(args: &CpArgs) -> Result<skiff_engine::store::OverwritePolicy> {

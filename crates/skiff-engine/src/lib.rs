@@ -5,6 +5,9 @@
 //! - [`sftp`]: the async SFTP client: sessions (reader/writer tasks, request ids), the
 //!   in-flight budget, file-system operations, streaming READDIR.
 //! - [`transfer`]: pipelined, multi-channel download and upload with resume.
+//! - [`scheduler`]: runs the persisted queue of jobs within limits, with retries and typed
+//!   events.
+//! - [`store`]: the SQLite queue and history.
 //! - [`remote`]: parsing `[user@]host[:port]:path` the way scp does.
 //! - [`error`]: the one error type; every error names operation, host and path.
 
@@ -14,6 +17,7 @@
 
 pub mod error;
 pub mod remote;
+pub mod scheduler;
 pub mod sftp;
 pub mod store;
 pub mod ssh;

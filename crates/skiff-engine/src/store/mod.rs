@@ -2,12 +2,15 @@
 //!
 //! - [`queue`]: the SQLite queue and history of transfer jobs, with per-file completion so an
 //!   interrupted tree job resumes where it stopped. It survives `kill -9` at any moment.
+//! - [`runner`]: which process is running a job, so two processes never run the same one
+//!   and a job whose process died is queued again.
 //!
 //! This module owns the on-disk formats and nothing else: it opens no network connection,
 //! runs no transfer and keeps no clock of its own beyond stamping rows. Its API is
 //! synchronous; async callers wrap calls in `spawn_blocking`.
 
 pub mod queue;
+pub mod runner;
 
 pub use queue::{
     Direction, JobId, JobRecord, JobSpec, JobState, OverwritePolicy, ParseEnumError, Queue,

@@ -44,6 +44,8 @@ use rusqlite::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::runner;
+
 /// A job's id: the SQLite rowid, never reused.
 pub type JobId = i64;
 
@@ -244,6 +246,11 @@ pub struct JobRecord {
     pub updated_at: i64,
     /// Unix seconds when the job became Done, Failed or Cancelled.
     pub finished_at: Option<i64>,
+    /// The process running it (see [`super::runner`]), while it is Running.
+    pub runner: Option<String>,
+    /// Its first run resolved the tree roots ("copy into" was decided) and pinned them in
+    /// the spec's paths: later runs use them as the roots themselves.
+    pub roots_resolved: bool,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -497,6 +504,12 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (job_id, rel_path)
     );
     ",
+    // 2: which process runs a job (so a second process never steals it), and whether the
+    // job's tree roots were pinned by its first run.
+    "
+    ALTER TABLE jobs ADD COLUMN runner TEXT;
+    ALTER TABLE jobs ADD COLUMN roots_resolved INTEGER NOT NULL DEFAULT 0;
+    ",
 ];
 
 /// The schema version this build writes.
@@ -505,7 +518,7 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 const JOB_COLUMNS: &str = "id, direction, host, user_name, port, ssh_config, local_path, \
     remote_path, recursive, overwrite, preserve_mtime, preserve_permissions, speed_limit, \
     state, priority, position, error, retries, bytes_done, bytes_total, files_done, \
-    files_total, files_failed, created_at, updated_at, finished_at";
+    files_total, files_failed, created_at, updated_at, finished_at, runner, roots_resolved";
 
 /// Run order; `id` breaks ties so the order is total even if positions ever collide.
 const RUN_ORDER: &str = "ORDER BY priority DESC, position ASC, id ASC";
@@ -609,6 +622,8 @@ fn job_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<JobRecord> {
         created_at: row.get(23)?,
         updated_at: row.get(24)?,
         finished_at: row.get(25)?,
+        runner: row.get(26)?,
+        roots_resolved: row.get(27)?,
     })
 }
 
@@ -839,10 +854,21 @@ impl Queue {
         self.write(Op::job("set the job's state", id), |tx| {
             let n = tx
                 .prepare_cached(
-                    "UPDATE jobs SET state = ?2, error = ?3, finished_at = ?4, updated_at = ?5 \
-                     WHERE id = ?1",
+                    "UPDATE jobs SET state = ?2, error = ?3, finished_at = ?4, updated_at = ?5, \
+                     runner = CASE WHEN ?2 = 'running' THEN runner END WHERE id = ?1",
                 )?
                 .execute(params![id, state.as_str(), error, finished_at, t])?;
+            expect_row(n)
+        })
+    }
+
+    /// Sets the job's own speed limit (bytes per second; `None`: unlimited).
+    pub fn set_speed_limit(&self, id: JobId, limit: Option<u64>) -> Result<(), StoreError> {
+        let t = now();
+        self.write(Op::job("set the job's speed limit", id), |tx| {
+            let n = tx
+                .prepare_cached("UPDATE jobs SET speed_limit = ?2, updated_at = ?3 WHERE id = ?1")?
+                .execute(params![id, limit.map(int), t])?;
             expect_row(n)
         })
     }
@@ -866,7 +892,10 @@ impl Queue {
         let t = now();
         self.write(Op::job("pin the job's paths", id), |tx| {
             let n = tx
-                .prepare_cached("UPDATE jobs SET local_path = ?2, remote_path = ?3, updated_at = ?4 WHERE id = ?1")?
+                .prepare_cached(
+                    "UPDATE jobs SET local_path = ?2, remote_path = ?3, roots_resolved = 1, \
+                     updated_at = ?4 WHERE id = ?1",
+                )?
                 .execute(params![id, local, remote_path, t])?;
             expect_row(n)
         })
@@ -1025,24 +1054,57 @@ impl Queue {
         })
     }
 
-    /// At startup: every job left Running (a crash or kill) goes back to Queued, keeping
-    /// its counters and finished files so it resumes. Returns their ids, in run order.
+    /// Every job left Running by a process that is gone (a crash, a kill, a reboot) goes
+    /// back to Queued, keeping its counters and finished files so it resumes. Jobs another
+    /// live process is running are left alone. Returns the re-queued ids, in run order.
     pub fn requeue_interrupted(&self) -> Result<Vec<JobId>, StoreError> {
+        self.requeue_orphans(runner::is_alive)
+    }
+
+    /// [`Queue::requeue_interrupted`] with the liveness test given (for tests).
+    pub fn requeue_orphans(&self, alive: impl Fn(&str) -> bool) -> Result<Vec<JobId>, StoreError> {
         let t = now();
         self.write(Op::new("re-queue interrupted jobs"), |tx| {
-            let ids: Vec<JobId> = tx
-                .prepare_cached(&format!("SELECT id FROM jobs WHERE state = ?1 {RUN_ORDER}"))?
-                .query_map([JobState::Running.as_str()], |r| r.get(0))?
+            let running: Vec<(JobId, Option<String>)> = tx
+                .prepare_cached(&format!("SELECT id, runner FROM jobs WHERE state = ?1 {RUN_ORDER}"))?
+                .query_map([JobState::Running.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?;
-            tx.prepare_cached(
-                "UPDATE jobs SET state = ?2, error = NULL, updated_at = ?3 WHERE state = ?1",
-            )?
-            .execute(params![
-                JobState::Running.as_str(),
-                JobState::Queued.as_str(),
-                t
-            ])?;
+            let mut requeue = tx.prepare_cached(
+                "UPDATE jobs SET state = ?2, error = NULL, runner = NULL, updated_at = ?3 WHERE id = ?1",
+            )?;
+            let mut ids = Vec::new();
+            for (id, who) in running {
+                if who.as_deref().is_some_and(&alive) {
+                    continue;
+                }
+                requeue.execute(params![id, JobState::Queued.as_str(), t])?;
+                ids.push(id);
+            }
             Ok(ids)
+        })
+    }
+
+    /// Takes a Queued job for `runner`: it becomes Running. False if it was not Queued any
+    /// more (another process took it, or someone paused or cancelled it meanwhile).
+    pub fn claim(&self, id: JobId, runner: &str) -> Result<bool, StoreError> {
+        let t = now();
+        self.write(Op::job("start the job", id), |tx| {
+            let n = tx
+                .prepare_cached(
+                    "UPDATE jobs SET state = ?2, runner = ?3, error = NULL, finished_at = NULL, \
+                     updated_at = ?4 WHERE id = ?1 AND state = ?5",
+                )?
+                .execute(params![id, JobState::Running.as_str(), runner, t, JobState::Queued.as_str()])?;
+            Ok(n == 1)
+        })
+    }
+
+    /// Up to `limit` Queued jobs, in run order.
+    pub fn queued(&self, limit: usize) -> Result<Vec<JobRecord>, StoreError> {
+        self.read(Op::new("list the queued jobs"), |tx| {
+            tx.prepare_cached(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE state = ?1 {RUN_ORDER} LIMIT ?2"))?
+                .query_map(params![JobState::Queued.as_str(), int(limit as u64)], job_from_row)?
+                .collect()
         })
     }
 

@@ -19,13 +19,14 @@ use skiff_sftp::{FileAttrs, OpenFlags, Packet, StatusCode};
 
 use super::local_sink::LocalSink;
 use super::options::TransferOptions;
+use super::pipeline::{run_pipeline, PipelineSteps};
 use super::pool::ChannelPool;
 use super::progress::Progress;
 use super::ranges::RangeSet;
 use super::segments::{ChunkCursor, SegmentQueue};
 use super::PART_SUFFIX;
 use crate::error::{Error, ErrorKind, Result};
-use crate::sftp::{Handle, SftpSession};
+use crate::sftp::{Handle, Reply, SftpSession};
 use crate::ssh::ConnectOptions;
 
 /// Most bytes of READs in flight for one file, over all its channels.
@@ -161,7 +162,7 @@ pub async fn download_file(
             .host(&label)
             .path(remote_path));
     }
-    finish_local(&part, &target, final_size, &attrs).map_err(|e| e.host(&label))?;
+    finish_local(&part, &target, final_size, &attrs, topts).map_err(|e| e.host(&label))?;
     Ok(DownloadReport {
         local_path: target,
         bytes: final_size,
@@ -178,12 +179,19 @@ pub(super) fn part_path(target: &Path) -> PathBuf {
 }
 
 /// Trim, stamp and rename the finished `.skiffpart` over the destination.
-pub(super) fn finish_local(part: &Path, target: &Path, size: u64, attrs: &FileAttrs) -> Result<()> {
+/// Give the complete `.skiffpart` its final length, the source's modification time and
+/// permission bits (as `t` says), and rename it over the destination.
+pub(super) fn finish_local(part: &Path, target: &Path, size: u64, attrs: &FileAttrs, t: &TransferOptions) -> Result<()> {
     let f = OpenOptions::new().write(true).open(part).map_err(|e| Error::local_io("finish download", part, &e))?;
     f.set_len(size).map_err(|e| Error::local_io("finish download", part, &e))?;
-    if let Some(mtime) = attrs.mtime() {
-        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::from(mtime));
-        let _ = f.set_times(std::fs::FileTimes::new().set_modified(t));
+    if let Some(mtime) = attrs.mtime().filter(|_| t.preserve_mtime) {
+        let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::from(mtime));
+        let _ = f.set_times(std::fs::FileTimes::new().set_modified(at));
+    }
+    if let Some(mode) = attrs.permissions.filter(|_| t.preserve_permissions) {
+        use std::os::unix::fs::PermissionsExt;
+        // Only the permission bits: never set-uid/set-gid/sticky from a server.
+        let _ = f.set_permissions(std::fs::Permissions::from_mode(mode & 0o777));
     }
     drop(f);
     std::fs::rename(part, target).map_err(|e| Error::local_io("rename into place", target, &e))
@@ -263,82 +271,89 @@ async fn worker(
         Some(h) => h,
         None => sess.open(path, OpenFlags::READ, FileAttrs::default()).await?,
     };
-    // The workers share one cap on bytes in flight: it bounds memory (replies can arrive
-    // faster than the disk takes them) and is still ~650 MB/s at 50 ms.
     let requests_cap = u64::from(t.max_requests.max(1)) * u64::from(block);
-    let max_window = || {
-        requests_cap
-            .min(DOWNLOAD_IN_FLIGHT_CAP / active.load(Ordering::Relaxed).max(1))
-            .max(4 * u64::from(block))
+    let mut steps = DownloadSteps {
+        sess: &sess,
+        handle: &handle,
+        shared,
+        sink,
+        queue,
+        cursor: ChunkCursor::new(block),
+        gaps: Vec::new(),
+        requests_cap,
+        block,
+        active,
     };
-    let mut window = (INITIAL_WINDOW_BLOCKS * u64::from(block)).min(max_window());
-    let mut in_flight_bytes = 0u64;
-    let mut cursor = ChunkCursor::new(block);
-    let mut gaps: Vec<(u64, u32)> = Vec::new();
-    let mut inflight = FuturesUnordered::new();
-    let mut result = Ok(());
-
-    loop {
-        // Fill the pipeline.
-        while in_flight_bytes < window {
-            let eof_at = shared.eof_at.load(Ordering::Relaxed);
-            let next = gaps.pop().or_else(|| cursor.next(queue));
-            let Some((off, len)) = next else { break };
-            if off >= eof_at {
-                continue;
-            }
-            let h = handle.0.clone();
-            let reply = match sess.send_with_cost(len, |id| Packet::Read { id, handle: h, offset: off, len }).await {
-                Ok(r) => r,
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            };
-            in_flight_bytes += u64::from(len);
-            inflight.push(async move { (off, len, reply.await) });
-        }
-        if result.is_err() {
-            break;
-        }
-        let Some((off, len, reply)) = inflight.next().await else { break };
-        in_flight_bytes -= u64::from(len);
-        match reply {
-            Ok(Packet::Data { data, .. }) => {
-                let n = data.len() as u64;
-                if n == 0 || n > u64::from(len) {
-                    result = Err(Error::protocol("read", format!("asked for {len} bytes at {off}, got {n}")));
-                    break;
-                }
-                if let Err(e) = deliver(shared, sink, off, data).await {
-                    result = Err(e);
-                    break;
-                }
-                if n < u64::from(len) {
-                    gaps.push((off + n, len - n as u32));
-                }
-                // Slow start: each full reply widens the window by its size (doubling per RTT).
-                window = (window + n).min(max_window());
-            }
-            Ok(Packet::Status { code: StatusCode::Eof, .. }) => {
-                shared.eof_at.fetch_min(off, Ordering::Relaxed);
-            }
-            Ok(other) => {
-                result = Err(crate::sftp::status_to_result(&sess, "read", path, other)
-                    .err()
-                    .unwrap_or_else(|| Error::protocol("read", "the server answered a READ with OK")));
-                break;
-            }
-            Err(e) => {
-                result = Err(e);
-                break;
-            }
-        }
-    }
+    let result = run_pipeline(&mut steps, INITIAL_WINDOW_BLOCKS * u64::from(block), &t.throttle).await;
     // Nothing depends on the CLOSE of a read handle: send it and don't wait for the answer.
     let h = handle.0.clone();
     let _ = sess.send(|id| Packet::Close { id, handle: h }).await;
     result
+}
+
+/// READs of one channel: which ranges to ask for and where the data goes.
+struct DownloadSteps<'a> {
+    sess: &'a SftpSession,
+    handle: &'a Handle,
+    shared: &'a Shared,
+    sink: &'a LocalSink,
+    queue: &'a SegmentQueue,
+    cursor: ChunkCursor,
+    /// Tails of short reads, asked for again before new chunks.
+    gaps: Vec<(u64, u32)>,
+    /// `max_requests` blocks.
+    requests_cap: u64,
+    block: u32,
+    /// Workers running now; each gets its share of [`DOWNLOAD_IN_FLIGHT_CAP`].
+    active: &'a AtomicU64,
+}
+
+impl PipelineSteps for DownloadSteps<'_> {
+    fn next_range(&mut self) -> Option<(u64, u32)> {
+        let eof_at = self.shared.eof_at.load(Ordering::Relaxed);
+        loop {
+            let (off, len) = self.gaps.pop().or_else(|| self.cursor.next(self.queue))?;
+            if off < eof_at {
+                return Some((off, len));
+            }
+        }
+    }
+
+    async fn send(&mut self, off: u64, len: u32) -> Result<Reply> {
+        let h = self.handle.0.clone();
+        self.sess.send_with_cost(len, |id| Packet::Read { id, handle: h, offset: off, len }).await
+    }
+
+    async fn on_reply(&mut self, off: u64, len: u32, reply: Result<Packet>) -> Result<u64> {
+        match reply? {
+            Packet::Data { data, .. } => {
+                let n = data.len() as u64;
+                if n == 0 || n > u64::from(len) {
+                    return Err(Error::protocol("read", format!("asked for {len} bytes at {off}, got {n}")));
+                }
+                deliver(self.shared, self.sink, off, data).await?;
+                if n < u64::from(len) {
+                    self.gaps.push((off + n, len - n as u32));
+                }
+                Ok(n)
+            }
+            Packet::Status { code: StatusCode::Eof, .. } => {
+                self.shared.eof_at.fetch_min(off, Ordering::Relaxed);
+                Ok(0)
+            }
+            other => Err(crate::sftp::status_to_result(self.sess, "read", &self.shared.remote_path, other)
+                .err()
+                .unwrap_or_else(|| Error::protocol("read", "the server answered a READ with OK"))),
+        }
+    }
+
+    /// The workers share one cap on bytes in flight: it bounds memory (replies can arrive
+    /// faster than the disk takes them) and is still ~650 MB/s at 50 ms.
+    fn max_window(&self) -> u64 {
+        self.requests_cap
+            .min(DOWNLOAD_IN_FLIGHT_CAP / self.active.load(Ordering::Relaxed).max(1))
+            .max(4 * u64::from(self.block))
+    }
 }
 
 async fn deliver(shared: &Shared, sink: &LocalSink, off: u64, data: Bytes) -> Result<()> {

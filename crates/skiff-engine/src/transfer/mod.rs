@@ -8,25 +8,32 @@
 //! - `ranges`: [`RangeSet`], what is done (out-of-order safe).
 //! - `local_sink`: the thread that writes downloaded blocks at their offsets.
 //! - `download`, `upload`: the two directions, each with its retry loop.
+//! - `pipeline`: the request window one channel keeps full, shared by both directions.
 //! - `progress`: [`Progress`] counters for whoever displays them.
 //! - `overwrite`: the overwrite policies, as pure decisions.
+//! - `ask`: the "ask" policy: [`Asker`] puts overwrite questions to the front end.
 //! - `accounting`: speed (soft-start moving average), ETA and coalesced snapshots of them.
 //! - `tree`, `shared_pool`: whole directory trees, many files at once over shared channels.
+//! - `throttle`: [`Throttle`] / [`RateLimit`], speed limits every READ and WRITE obeys.
 
 mod accounting;
+mod ask;
 mod download;
 mod local_sink;
 mod options;
 mod overwrite;
+mod pipeline;
 mod pool;
 mod progress;
 mod ranges;
 mod segments;
 mod shared_pool;
+mod throttle;
 mod tree;
 mod upload;
 
 pub use accounting::{Accountant, JobSnapshot, Snapshot, SpeedMeter};
+pub use ask::{Asker, OverwriteAnswer, OverwriteChoice, OverwriteQuestion, OverwriteRequest};
 pub use download::{download_file, local_target, DownloadReport};
 pub use options::TransferOptions;
 pub use overwrite::{decide, Decision, Stamp};
@@ -35,6 +42,7 @@ pub use progress::Progress;
 pub use ranges::RangeSet;
 pub use segments::{ChunkCursor, SegmentQueue};
 pub use shared_pool::SharedPool;
+pub use throttle::{RateLimit, Throttle};
 pub use tree::{download_tree, upload_tree, TreeOptions, TreeReport};
 pub use upload::{remote_target, upload_file, UploadReport};
 

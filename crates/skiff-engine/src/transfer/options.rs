@@ -1,8 +1,12 @@
 //! [`TransferOptions`]: the knobs of one transfer (block size, requests in flight, channels,
 //! connections, segment size, retries) with defaults that are fast on loopback and on a
-//! 100 ms link. Pure data.
+//! 100 ms link, and the speed limits it obeys. Pure data.
 
 use std::time::Duration;
+
+use skiff_sftp::FileAttrs;
+
+use super::throttle::Throttle;
 
 #[derive(Debug, Clone)]
 pub struct TransferOptions {
@@ -23,6 +27,13 @@ pub struct TransferOptions {
     /// First backoff; doubles each attempt, capped at `max_backoff`.
     pub backoff: Duration,
     pub max_backoff: Duration,
+    /// Speed limits every READ and WRITE takes its bytes from (default: none).
+    pub throttle: Throttle,
+    /// Give the copy the source's modification time (default on).
+    pub preserve_mtime: bool,
+    /// Give the copy the source's permission bits (default on); off, the destination's
+    /// defaults apply (umask locally, the server's on the remote side).
+    pub preserve_permissions: bool,
 }
 
 impl Default for TransferOptions {
@@ -37,6 +48,9 @@ impl Default for TransferOptions {
             retries: 8,
             backoff: Duration::from_millis(250),
             max_backoff: Duration::from_secs(8),
+            throttle: Throttle::none(),
+            preserve_mtime: true,
+            preserve_permissions: true,
         }
     }
 }
@@ -46,6 +60,11 @@ impl TransferOptions {
     /// block (255 KiB on OpenSSH), so the budget never starves it.
     pub fn budget_per_channel(&self) -> u32 {
         self.max_requests.saturating_mul(self.block_size.unwrap_or(256 * 1024)).max(4 * 1024 * 1024)
+    }
+
+    /// Attributes for creating a remote file whose source has permission bits `mode`.
+    pub fn create_attrs(&self, mode: u32) -> FileAttrs {
+        FileAttrs { permissions: self.preserve_permissions.then_some(mode), ..FileAttrs::default() }
     }
 
     /// Backoff before retry number `attempt` (1-based).

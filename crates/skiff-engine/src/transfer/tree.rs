@@ -17,6 +17,9 @@
 //! - A failed file does not stop the others. A dropped connection is rebuilt once for all
 //!   files (bounded retries with backoff) and the interrupted files start again. A full
 //!   local disk stops the job: files already copied stay intact.
+//! - With the Ask overwrite policy and an [`Asker`], a file whose destination exists waits
+//!   for the person's answer while the other files keep moving; questions come one at a
+//!   time, an answer "for all" holds for the rest of the job, and Cancel stops the job.
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
@@ -31,13 +34,15 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use skiff_sftp::{FileAttrs, NameEntry, OpenFlags, Packet, StatusCode};
 use tokio::sync::mpsc;
 
+use super::ask::{resolve_policy, Asker, OverwriteQuestion};
 use super::download::{download_on_session, finish_local, part_path};
 use super::options::TransferOptions;
 use super::overwrite::{decide, numbered, Decision, Stamp};
 use super::progress::Progress;
 use super::ranges::RangeSet;
 use super::shared_pool::SharedPool;
-use super::upload::upload_on_session;
+use super::throttle::Throttle;
+use super::upload::{finish_remote, upload_on_session};
 use super::{join_remote, remote_basename, safe_remote_name, PART_SUFFIX};
 use crate::error::{Error, ErrorKind, Result};
 use crate::sftp::{status_to_result, InFlightBudget, SftpSession};
@@ -73,6 +78,9 @@ pub struct TreeOptions {
     pub on_roots: Option<mpsc::UnboundedSender<(PathBuf, String)>>,
     /// What to do with a destination file that already exists.
     pub overwrite: OverwritePolicy,
+    /// Who answers when `overwrite` is Ask and a destination exists. Without one, Ask
+    /// fails each such file (there is nobody to ask).
+    pub asker: Option<Asker>,
 }
 
 impl Default for TreeOptions {
@@ -92,6 +100,7 @@ impl Default for TreeOptions {
             exact_root: false,
             on_roots: None,
             overwrite: OverwritePolicy::Overwrite,
+            asker: None,
         }
     }
 }
@@ -154,6 +163,15 @@ enum Outcome {
 
 fn is_fatal(e: &Error) -> bool {
     matches!(e.kind, ErrorKind::DiskFull | ErrorKind::Cancelled)
+}
+
+/// An error as the outcome of its file: fatal ones stop the job.
+fn outcome_of(e: Error) -> Outcome {
+    if is_fatal(&e) {
+        Outcome::Fatal(e)
+    } else {
+        Outcome::Failed(e)
+    }
 }
 
 /// Run `op` on a pool session, rebuilding the pool and trying again after transient errors.
@@ -376,15 +394,21 @@ pub async fn upload_tree(
                         let parent = dirs.get(parent_rel(&rel)).cloned();
                         let rpath = join_remote(&remote_root, &rel);
                         let (pool_ref, progress, gates) = (&pool, progress.clone(), &gates);
+                        let host = label.as_str();
                         async move {
                             if let Some(p) = parent {
                                 if let Err(e) = p.await { return Outcome::Failed(e.path(rpath)); }
                             }
+                            let source = Stamp { size, mtime: Some(mtime) };
+                            let policy = match upload_policy(pool_ref, tree, host, &rel, &rpath, source).await {
+                                Ok(policy) => policy,
+                                Err(o) => return o,
+                            };
                             let done = Arc::new(Mutex::new(RangeSet::new()));
                             let r = with_retry(pool_ref, |s| {
                                 let (path, rpath, progress, done) = (path.clone(), rpath.clone(), progress.clone(), done.clone());
                                 async move {
-                                    let target = match remote_decision(&s, tree.overwrite, Stamp { size, mtime: Some(mtime) }, &rpath).await? {
+                                    let target = match remote_decision(&s, policy, source, &rpath).await? {
                                         Decision::Skip => return Ok(false),
                                         Decision::Transfer => rpath,
                                         Decision::RenameTo(name) => join_remote(parent_rel_remote(&rpath), &name),
@@ -456,11 +480,7 @@ async fn remote_decision(sess: &SftpSession, policy: OverwritePolicy, source: St
     if policy == OverwritePolicy::Overwrite {
         return Ok(Decision::Transfer);
     }
-    let existing = sess
-        .try_stat(rpath)
-        .await?
-        .filter(|a| !a.is_dir())
-        .map(|a| Stamp { size: a.size.unwrap_or(0), mtime: a.mtime() });
+    let existing = remote_stamp(sess, rpath).await?;
     let name = rpath.rsplit('/').next().unwrap_or(rpath);
     match decide(policy, source, existing, name, |_| false).map_err(|e| e.host(sess.host()).path(rpath))? {
         Decision::RenameTo(_) => {
@@ -476,6 +496,37 @@ async fn remote_decision(sess: &SftpSession, policy: OverwritePolicy, source: St
         }
         other => Ok(other),
     }
+}
+
+/// Size and modification time of the remote file at `rpath`; `None` when there is none.
+async fn remote_stamp(sess: &SftpSession, rpath: &str) -> Result<Option<Stamp>> {
+    Ok(sess.try_stat(rpath).await?.filter(|a| !a.is_dir()).map(|a| Stamp { size: a.size.unwrap_or(0), mtime: a.mtime() }))
+}
+
+/// The policy one upload goes by. With Ask and an asker: STAT the destination and, when it
+/// exists, put the question and wait for the answer. The waiting file holds only its own
+/// slot among `files_in_flight` (acceptable: there are ~1000) and no session, memory or
+/// big-file slot, so the rest of the job keeps moving. An absent destination gives
+/// Overwrite: nothing to overwrite, and no second STAT.
+async fn upload_policy(
+    pool: &SharedPool,
+    tree: &TreeOptions,
+    host: &str,
+    rel: &str,
+    rpath: &str,
+    source: Stamp,
+) -> std::result::Result<OverwritePolicy, Outcome> {
+    let Some(asker) = tree.asker.as_ref().filter(|_| tree.overwrite == OverwritePolicy::Ask) else {
+        return Ok(tree.overwrite);
+    };
+    let existing = with_retry(pool, |s| {
+        let rpath = rpath.to_string();
+        async move { remote_stamp(&s, &rpath).await }.boxed()
+    })
+    .await?;
+    let Some(existing) = existing else { return Ok(OverwritePolicy::Overwrite) };
+    let question = || OverwriteQuestion { path: rpath.to_string(), rel: rel.to_string(), source, existing };
+    resolve_policy(tree.overwrite, Some(asker), question).await.map_err(|e| outcome_of(e.or_host(host).or_path(rpath)))
 }
 
 /// Create a remote directory unless it already exists as one.
@@ -519,7 +570,7 @@ async fn put_file(
         .await
         .map_err(|e| Error::new(ErrorKind::LocalIo, "read local file", e.to_string()))??;
         let data = Bytes::from(data);
-        let create = FileAttrs { permissions: Some(mode), ..FileAttrs::default() };
+        let create = t.create_attrs(mode);
         let handle = sess.open(&part, OpenFlags::WRITE | OpenFlags::CREAT | OpenFlags::TRUNC, create).await?;
         // WRITEs and CLOSE back to back: one round trip for the whole file.
         let block = sess.info().limits.max_write_len.max(1024) as usize;
@@ -527,6 +578,7 @@ async fn put_file(
         let mut off = 0usize;
         while off < data.len() {
             let end = (off + block).min(data.len());
+            t.throttle.take((end - off) as u64).await;
             replies.push(sess.send_write(&handle.0, off as u64, data.slice(off..end)).await?);
             off = end;
         }
@@ -550,12 +602,7 @@ async fn put_file(
         upload_on_session(sess, file, path, &part, size, mode, t, done, progress).await?;
     }
     // SETSTAT and RENAME back to back (the server runs them in order).
-    let p = Bytes::from(part.clone());
-    let attrs = FileAttrs { atime_mtime: Some((mtime, mtime)), ..FileAttrs::default() };
-    let stamp = sess.send(|id| Packet::Setstat { id, path: p, attrs }).await?;
-    let renamed = sess.rename_replace(&part, rpath).await;
-    let _ = stamp.await;
-    renamed
+    finish_remote(sess, &part, rpath, (mtime, mtime), t).await
 }
 
 // ---------------------------------------------------------------------------------------
@@ -567,6 +614,8 @@ struct RemoteFile {
     rpath: String,
     lpath: PathBuf,
     attrs: FileAttrs,
+    /// `lpath` existed when listed and the policy is Ask with an asker: ask before moving it.
+    ask: bool,
 }
 
 /// Download the remote directory `remote_root` into `local_dest` (into it, when it exists).
@@ -634,8 +683,23 @@ pub async fn download_tree(
         while files.len() < tree.files_in_flight {
             let Some(f) = pending.pop_front() else { break };
             let (pool_ref, progress, gates) = (&pool, progress.clone(), &gates);
+            let host = label.as_str();
             files.push(
                 async move {
+                    let f = if f.ask {
+                        let (rel, size) = (f.rel.clone(), f.attrs.size.unwrap_or(0));
+                        match ask_download(tree, f).await {
+                            Ok(Some(f)) => f,
+                            Ok(None) => {
+                                progress.add(size);
+                                tree.finished(&rel, size);
+                                return Outcome::Skipped;
+                            }
+                            Err(e) => return outcome_of(e.or_host(host)),
+                        }
+                    } else {
+                        f
+                    };
                     let done = Arc::new(Mutex::new(RangeSet::new()));
                     let r = with_retry(pool_ref, |s| {
                         let (rpath, lpath, attrs, progress, done) = (f.rpath.clone(), f.lpath.clone(), f.attrs.clone(), progress.clone(), done.clone());
@@ -704,10 +768,13 @@ pub async fn download_tree(
                         if tree.skip(&rel, size, &progress) {
                             continue;
                         }
-                        let existing = std::fs::metadata(&lpath)
-                            .ok()
-                            .filter(|m| m.is_file())
-                            .map(|m| Stamp { size: m.len(), mtime: u32::try_from(m.mtime()).ok() });
+                        let existing = local_stamp(&lpath);
+                        if existing.is_some() && tree.overwrite == OverwritePolicy::Ask && tree.asker.is_some() {
+                            // A person may take minutes to answer: the file waits for it in a
+                            // file slot of its own (see `ask_download`), the listing goes on.
+                            pending.push_back(RemoteFile { rel, rpath, lpath, attrs: entry.attrs, ask: true });
+                            continue;
+                        }
                         let source = Stamp { size, mtime: entry.attrs.mtime() };
                         let lpath = match decide(tree.overwrite, source, existing, &name, |c| ldir.join(c).exists()) {
                             Ok(Decision::Transfer) => lpath,
@@ -724,7 +791,7 @@ pub async fn download_tree(
                                 continue;
                             }
                         };
-                        pending.push_back(RemoteFile { rel, rpath, lpath, attrs: entry.attrs });
+                        pending.push_back(RemoteFile { rel, rpath, lpath, attrs: entry.attrs, ask: false });
                     }
                 }
                 if let Some(e) = fatal {
@@ -745,6 +812,34 @@ pub async fn download_tree(
     Ok(report)
 }
 
+/// Size and modification time of the local file at `path`; `None` when there is none.
+fn local_stamp(path: &Path) -> Option<Stamp> {
+    std::fs::metadata(path).ok().filter(|m| m.is_file()).map(|m| Stamp { size: m.len(), mtime: u32::try_from(m.mtime()).ok() })
+}
+
+/// Ask about one download whose destination existed when listed, and apply the answer: the
+/// file with the local path it goes to, or `None` when it is left alone. The waiting file
+/// holds only its own slot among `files_in_flight` (acceptable: there are ~1000) and no
+/// session, memory or big-file slot, so the rest of the job keeps moving.
+async fn ask_download(tree: &TreeOptions, mut f: RemoteFile) -> Result<Option<RemoteFile>> {
+    let source = Stamp { size: f.attrs.size.unwrap_or(0), mtime: f.attrs.mtime() };
+    // Gone since it was listed: nothing to ask about.
+    let Some(existing) = local_stamp(&f.lpath) else { return Ok(Some(f)) };
+    let question = || OverwriteQuestion { path: f.lpath.display().to_string(), rel: f.rel.clone(), source, existing };
+    let policy = resolve_policy(tree.overwrite, tree.asker.as_ref(), question).await?;
+    let dir = f.lpath.parent().map(Path::to_path_buf).unwrap_or_default();
+    let name = f.lpath.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+    // Looked at again: the answer may have taken minutes.
+    match decide(policy, source, local_stamp(&f.lpath), &name, |c| dir.join(c).exists()).map_err(|e| e.path(f.lpath.display().to_string()))? {
+        Decision::Transfer => Ok(Some(f)),
+        Decision::RenameTo(n) => {
+            f.lpath = dir.join(n);
+            Ok(Some(f))
+        }
+        Decision::Skip => Ok(None),
+    }
+}
+
 /// Download one file of a tree into `lpath` (through `.skiffpart`).
 #[allow(clippy::too_many_arguments)]
 async fn get_file(
@@ -762,7 +857,7 @@ async fn get_file(
     let part = part_path(lpath);
     let got = if size <= small_max {
         let _memory = gates.memory.acquire(size as u32).await;
-        match get_small(sess, rpath, size).await? {
+        match get_small(sess, rpath, size, &t.throttle).await? {
             Some(data) => {
                 let n = data.len() as u64;
                 let p = part.clone();
@@ -779,18 +874,19 @@ async fn get_file(
         let _slot = gates.big.acquire().await.expect("gate never closed");
         download_on_session(sess, rpath, &part, size, t, done, progress).await?
     };
-    finish_local(&part, lpath, got, attrs)?;
+    finish_local(&part, lpath, got, attrs, t)?;
     Ok(got)
 }
 
 /// OPEN, then every READ and the CLOSE back to back. `None` when a read came back short.
-async fn get_small(sess: &SftpSession, rpath: &str, size: u64) -> Result<Option<Vec<u8>>> {
+async fn get_small(sess: &SftpSession, rpath: &str, size: u64, throttle: &Throttle) -> Result<Option<Vec<u8>>> {
     let handle = sess.open(rpath, OpenFlags::READ, FileAttrs::default()).await?;
     let block = sess.info().limits.max_read_len.max(1024);
     let mut replies = Vec::new();
     let mut off = 0u64;
     while off < size {
         let len = (size - off).min(block) as u32;
+        throttle.take(u64::from(len)).await;
         let h = handle.0.clone();
         replies.push((off, len, sess.send_with_cost(len, |id| Packet::Read { id, handle: h, offset: off, len }).await?));
         off += u64::from(len);

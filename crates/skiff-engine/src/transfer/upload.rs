@@ -17,13 +17,14 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use skiff_sftp::{FileAttrs, OpenFlags, Packet, StatusCode};
 
 use super::options::TransferOptions;
+use super::pipeline::{run_pipeline, PipelineSteps};
 use super::pool::ChannelPool;
 use super::progress::Progress;
 use super::ranges::RangeSet;
 use super::segments::{ChunkCursor, SegmentQueue};
 use super::PART_SUFFIX;
 use crate::error::{Error, ErrorKind, Result};
-use crate::sftp::{Handle, SftpSession};
+use crate::sftp::{Handle, Reply, SftpSession};
 use crate::ssh::ConnectOptions;
 
 /// Most bytes of WRITEs in flight on one channel.
@@ -96,7 +97,11 @@ pub async fn upload_file(
                     Ok(()) => {
                         // Stamp and rename on the first session.
                         let sess = p.first().clone();
-                        let r = finish_remote(&sess, &part, &target, &meta).await;
+                        let times = {
+                            use std::os::unix::fs::MetadataExt;
+                            (meta.atime() as u32, meta.mtime() as u32)
+                        };
+                        let r = finish_remote(&sess, &part, &target, times, topts).await;
                         if r.is_ok() {
                             p.close().await;
                         }
@@ -157,12 +162,13 @@ pub async fn remote_target(sess: &SftpSession, local: &Path, remote_dest: &str) 
     Ok(super::join_remote(remote_dest, name))
 }
 
-async fn finish_remote(sess: &SftpSession, part: &str, target: &str, meta: &std::fs::Metadata) -> Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    let attrs = FileAttrs {
-        atime_mtime: Some((meta.atime() as u32, meta.mtime() as u32)),
-        ..FileAttrs::default()
-    };
+/// Stamp the complete remote `.skiffpart` with `(atime, mtime)` (when `t` preserves
+/// modification times) and rename it over `target`.
+pub(super) async fn finish_remote(sess: &SftpSession, part: &str, target: &str, times: (u32, u32), t: &TransferOptions) -> Result<()> {
+    if !t.preserve_mtime {
+        return sess.rename_replace(part, target).await;
+    }
+    let attrs = FileAttrs { atime_mtime: Some(times), ..FileAttrs::default() };
     // Modification time is preserved like `scp -p`; failure to stamp is not fatal. The
     // SETSTAT is sent without waiting for its answer: the server handles requests in order,
     // so the rename right behind it still sees the stamped file, one round trip sooner.
@@ -181,7 +187,7 @@ async fn run_workers(pool: &ChannelPool, shared: &Shared, size: u64, t: &Transfe
     // The first session creates (or, on a fresh start, truncates) the part file; the others
     // open it after it exists.
     let first = pool.first();
-    let create = FileAttrs { permissions: Some(mode), ..FileAttrs::default() };
+    let create = t.create_attrs(mode);
     let mut flags = OpenFlags::WRITE | OpenFlags::CREAT;
     if fresh {
         flags |= OpenFlags::TRUNC;
@@ -245,58 +251,50 @@ async fn worker(
     // sshd never grows a channel's 2 MiB window, so more than ~2 windows in flight per channel
     // only queues (memory, and bytes to resend after a cut) without going faster.
     let max_window = (u64::from(t.max_requests.max(1)) * u64::from(block)).min(UPLOAD_WINDOW_CAP);
-    let mut window = (4 * u64::from(block)).min(max_window);
-    let mut in_flight_bytes = 0u64;
-    let mut cursor = ChunkCursor::new(block);
-    let mut inflight = FuturesUnordered::new();
-    let mut result = Ok(());
-    loop {
-        while in_flight_bytes < window {
-            let Some((off, len)) = cursor.next(queue) else { break };
-            let data = match read_block(shared, off, len).await {
-                Ok(d) => d,
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            };
-            let reply = match sess.send_write(&handle.0, off, data).await {
-                Ok(r) => r,
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            };
-            in_flight_bytes += u64::from(len);
-            inflight.push(async move { (off, len, reply.await) });
-        }
-        if result.is_err() {
-            break;
-        }
-        let Some((off, len, reply)) = inflight.next().await else { break };
-        in_flight_bytes -= u64::from(len);
-        match reply {
-            Ok(Packet::Status { code: StatusCode::Ok, .. }) => {
-                let n = u64::from(len);
-                shared.progress.record(&shared.done, off..off + n);
-                window = (window + n).min(max_window);
-            }
-            Ok(other) => {
-                result = Err(crate::sftp::status_to_result(sess, "write", part, other)
-                    .err()
-                    .unwrap_or_else(|| Error::protocol("write", "unexpected reply")));
-                break;
-            }
-            Err(e) => {
-                result = Err(e);
-                break;
-            }
-        }
-    }
+    let mut steps = UploadSteps { sess, handle: &handle, shared, queue, cursor: ChunkCursor::new(block), max_window };
+    let result = run_pipeline(&mut steps, 4 * u64::from(block), &t.throttle).await;
     if result.is_ok() {
         sess.close_handle(&handle, part).await?;
     }
     result
+}
+
+/// WRITEs of one channel: which ranges to send, read from the local file.
+struct UploadSteps<'a> {
+    sess: &'a SftpSession,
+    handle: &'a Handle,
+    shared: &'a Shared,
+    queue: &'a SegmentQueue,
+    cursor: ChunkCursor,
+    max_window: u64,
+}
+
+impl PipelineSteps for UploadSteps<'_> {
+    fn next_range(&mut self) -> Option<(u64, u32)> {
+        self.cursor.next(self.queue)
+    }
+
+    async fn send(&mut self, off: u64, len: u32) -> Result<Reply> {
+        let data = read_block(self.shared, off, len).await?;
+        self.sess.send_write(&self.handle.0, off, data).await
+    }
+
+    async fn on_reply(&mut self, off: u64, len: u32, reply: Result<Packet>) -> Result<u64> {
+        match reply? {
+            Packet::Status { code: StatusCode::Ok, .. } => {
+                let n = u64::from(len);
+                self.shared.progress.record(&self.shared.done, off..off + n);
+                Ok(n)
+            }
+            other => Err(crate::sftp::status_to_result(self.sess, "write", &self.shared.part, other)
+                .err()
+                .unwrap_or_else(|| Error::protocol("write", "unexpected reply"))),
+        }
+    }
+
+    fn max_window(&self) -> u64 {
+        self.max_window
+    }
 }
 
 /// Upload `local` (of `size` bytes, already open) into the remote `part` file on one session,
@@ -317,7 +315,7 @@ pub(super) async fn upload_on_session(
     let missing = done.lock().expect("done poisoned").missing(size);
     let fresh = missing.len() == 1 && missing[0] == (0..size);
     let shared = Shared { local: Arc::new(local), local_path: local_path.to_path_buf(), part: part.to_string(), done, progress };
-    let create = FileAttrs { permissions: Some(mode), ..FileAttrs::default() };
+    let create = t.create_attrs(mode);
     let mut flags = OpenFlags::WRITE | OpenFlags::CREAT;
     if fresh {
         flags |= OpenFlags::TRUNC;
