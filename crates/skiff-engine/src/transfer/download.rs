@@ -178,12 +178,30 @@ pub(super) fn part_path(target: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// Trim, stamp and rename the finished `.skiffpart` over the destination.
 /// Give the complete `.skiffpart` its final length, the source's modification time and
 /// permission bits (as `t` says), and rename it over the destination.
 pub(super) fn finish_local(part: &Path, target: &Path, size: u64, attrs: &FileAttrs, t: &TransferOptions) -> Result<()> {
     let f = OpenOptions::new().write(true).open(part).map_err(|e| Error::local_io("finish download", part, &e))?;
     f.set_len(size).map_err(|e| Error::local_io("finish download", part, &e))?;
+    stamp_local(&f, attrs, t);
+    drop(f);
+    std::fs::rename(part, target).map_err(|e| Error::local_io("rename into place", target, &e))
+}
+
+/// A small file whose whole content is in memory: written to `.skiffpart`, stamped and
+/// renamed over the destination with one open (a tree of small files is bound by these
+/// system calls).
+pub(super) fn write_small_local(part: &Path, target: &Path, data: &[u8], attrs: &FileAttrs, t: &TransferOptions) -> Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::File::create(part).map_err(|e| Error::local_io("write local file", part, &e))?;
+    f.write_all(data).map_err(|e| Error::local_io("write local file", part, &e))?;
+    stamp_local(&f, attrs, t);
+    drop(f);
+    std::fs::rename(part, target).map_err(|e| Error::local_io("rename into place", target, &e))
+}
+
+/// The source's modification time and permission bits on an open local copy, as `t` says.
+fn stamp_local(f: &std::fs::File, attrs: &FileAttrs, t: &TransferOptions) {
     if let Some(mtime) = attrs.mtime().filter(|_| t.preserve_mtime) {
         let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::from(mtime));
         let _ = f.set_times(std::fs::FileTimes::new().set_modified(at));
@@ -193,9 +211,8 @@ pub(super) fn finish_local(part: &Path, target: &Path, size: u64, attrs: &FileAt
         // Only the permission bits: never set-uid/set-gid/sticky from a server.
         let _ = f.set_permissions(std::fs::Permissions::from_mode(mode & 0o777));
     }
-    drop(f);
-    std::fs::rename(part, target).map_err(|e| Error::local_io("rename into place", target, &e))
 }
+
 
 /// Run channel workers until every missing range is fetched. A big file starts on the
 /// pool's first channel at once while the other connections and channels open; each joins

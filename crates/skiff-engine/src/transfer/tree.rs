@@ -35,7 +35,7 @@ use skiff_sftp::{FileAttrs, NameEntry, OpenFlags, Packet, StatusCode};
 use tokio::sync::mpsc;
 
 use super::ask::{resolve_policy, Asker, OverwriteQuestion};
-use super::download::{download_on_session, finish_local, part_path};
+use super::download::{download_on_session, finish_local, part_path, write_small_local};
 use super::options::TransferOptions;
 use super::overwrite::{decide, numbered, Decision, Stamp};
 use super::progress::Progress;
@@ -840,6 +840,11 @@ async fn ask_download(tree: &TreeOptions, mut f: RemoteFile) -> Result<Option<Re
     }
 }
 
+/// Run local file-system work off the async threads.
+async fn blocking<T: Send + 'static>(op: &'static str, f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| Error::new(ErrorKind::LocalIo, op, e.to_string()))?
+}
+
 /// Download one file of a tree into `lpath` (through `.skiffpart`).
 #[allow(clippy::too_many_arguments)]
 async fn get_file(
@@ -860,12 +865,10 @@ async fn get_file(
         match get_small(sess, rpath, size, &t.throttle).await? {
             Some(data) => {
                 let n = data.len() as u64;
-                let p = part.clone();
-                tokio::task::spawn_blocking(move || std::fs::write(&p, &data).map_err(|e| Error::local_io("write local file", &p, &e)))
-                    .await
-                    .map_err(|e| Error::new(ErrorKind::LocalIo, "write local file", e.to_string()))??;
+                let (target, attrs, t) = (lpath.to_path_buf(), attrs.clone(), t.clone());
+                blocking("write local file", move || write_small_local(&part, &target, &data, &attrs, &t)).await?;
                 progress.add(n);
-                n
+                return Ok(n);
             }
             // A short read (rare on real servers): take the careful path.
             None => download_on_session(sess, rpath, &part, size, t, done, progress).await?,
@@ -874,7 +877,8 @@ async fn get_file(
         let _slot = gates.big.acquire().await.expect("gate never closed");
         download_on_session(sess, rpath, &part, size, t, done, progress).await?
     };
-    finish_local(&part, lpath, got, attrs, t)?;
+    let (target, attrs, t) = (lpath.to_path_buf(), attrs.clone(), t.clone());
+    blocking("finish download", move || finish_local(&part, &target, got, &attrs, &t)).await?;
     Ok(got)
 }
 
