@@ -237,3 +237,35 @@ fn overwrite_policies_on_a_second_copy() {
     assert_ok(&put("overwrite-if-newer"));
     assert_eq!(std::fs::read(src.join("a")).unwrap(), b"0123456789");
 }
+
+#[test]
+fn resume_policy_keeps_the_bytes_already_there_and_sends_the_rest() {
+    let sshd = Sshd::start().unwrap();
+    let src = sshd.root.join("res");
+    std::fs::create_dir(&src).unwrap();
+    // 3 MiB: above the small-file path, so it goes by byte ranges.
+    let full: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(src.join("big.bin"), &full).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let local = out.path().join("res");
+    std::fs::create_dir(&local).unwrap();
+    // A shorter local copy whose first MiB is marked (zeros): if resume kept it, the marks
+    // stay; if the file were sent again whole, they would be gone.
+    let have = 1024 * 1024;
+    std::fs::write(local.join("big.bin"), vec![0u8; have]).unwrap();
+    assert_ok(&skiff(&sshd.ssh_config, &["cp", "-r", "-q", "--overwrite", "resume", &remote(&sshd, &src), s(out.path())]));
+    let got = std::fs::read(local.join("big.bin")).unwrap();
+    assert_eq!(got.len(), full.len());
+    assert!(got[..have].iter().all(|b| *b == 0), "the bytes already there were fetched again");
+    assert_eq!(&got[have..], &full[have..], "the rest is not the source's");
+
+    // Upload: the same with the shorter copy on the server.
+    std::fs::write(local.join("big.bin"), &full).unwrap();
+    std::fs::write(src.join("big.bin"), vec![0u8; have]).unwrap();
+    assert_ok(&skiff(&sshd.ssh_config, &["cp", "-r", "-q", "--overwrite", "resume", s(&local), &remote(&sshd, &sshd.root)]));
+    let got = std::fs::read(src.join("big.bin")).unwrap();
+    assert_eq!(got.len(), full.len());
+    assert!(got[..have].iter().all(|b| *b == 0), "the bytes already on the server were sent again");
+    assert_eq!(&got[have..], &full[have..]);
+    assert!(!src.join("big.bin.skiffpart").exists());
+}

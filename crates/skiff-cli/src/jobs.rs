@@ -206,6 +206,18 @@ pub async fn queue_cmd(action: crate::QueueAction, quiet: bool) -> Result<()> {
             job(id)?;
             q.set_priority(id, priority).map_err(store_error)?;
         }
+        A::PauseAll => {
+            let mut n = q.pause_all().map_err(store_error)?;
+            for r in q.list().map_err(store_error)?.iter().filter(|r| r.state == JobState::Running) {
+                q.set_state(r.id, JobState::Paused, None).map_err(store_error)?;
+                n += 1;
+            }
+            println!("paused {n} job(s)");
+        }
+        A::UnpauseAll => {
+            let n = q.resume_all().map_err(store_error)?;
+            println!("{n} job(s) queued again; `skiff queue resume` runs them");
+        }
         A::Clear => {
             let n = q.clear_finished().map_err(store_error)?;
             println!("removed {n} finished job(s)");

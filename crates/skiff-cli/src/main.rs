@@ -74,6 +74,10 @@ pub enum QueueAction {
         #[arg(allow_negative_numbers = true)]
         priority: i32,
     },
+    /// Pause every queued and running job.
+    PauseAll,
+    /// Queue every paused job again (`resume` then runs them).
+    UnpauseAll,
     /// Remove finished and cancelled jobs.
     Clear,
 }

@@ -87,7 +87,9 @@ impl SftpSession {
             .call(|id| Packet::Open { id, filename: b(path), pflags: flags, attrs })
             .await?
         {
-            Packet::Handle { handle, .. } => Ok(Handle(handle)),
+            // A handle lives as long as the file is open: copy it out of the receive buffer,
+            // which it would otherwise keep alive whole (64 KiB per open file).
+            Packet::Handle { handle, .. } => Ok(Handle(Bytes::copy_from_slice(&handle))),
             other => Err(self.fail(op, path, other)),
         }
     }
@@ -100,7 +102,7 @@ impl SftpSession {
 
     pub async fn opendir(&self, path: &str) -> Result<Handle> {
         match self.call(|id| Packet::Opendir { id, path: b(path) }).await? {
-            Packet::Handle { handle, .. } => Ok(Handle(handle)),
+            Packet::Handle { handle, .. } => Ok(Handle(Bytes::copy_from_slice(&handle))),
             other => Err(self.fail("list directory", path, other)),
         }
     }

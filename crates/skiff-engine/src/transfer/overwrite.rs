@@ -11,6 +11,8 @@ pub enum Decision {
     Skip,
     /// Transfer under this other name (same folder).
     RenameTo(String),
+    /// The destination is a shorter copy: keep its first bytes and send the rest.
+    ResumeFrom(u64),
 }
 
 /// Size and modification time (unix seconds) of one side.
@@ -37,15 +39,22 @@ pub fn decide(
             (Some(s), Some(d)) if s <= d => Decision::Skip,
             _ => Decision::Transfer,
         },
-        // Resume: a destination of the same size is complete; any other is sent again whole
-        // (byte-range resume of a finished-but-different file is not attempted).
-        OverwritePolicy::OverwriteIfSizeDiffers | OverwritePolicy::Resume => {
+        OverwritePolicy::OverwriteIfSizeDiffers => {
             if source.size == dest.size {
                 Decision::Skip
             } else {
                 Decision::Transfer
             }
         }
+        // Resume, like `sftp reget`/`reput`: a shorter destination is taken as the start of
+        // the file and only the rest is sent; the same size is complete; a longer one is not
+        // a partial copy of this source, so it is replaced whole.
+        OverwritePolicy::Resume => match dest.size {
+            d if d == source.size => Decision::Skip,
+            0 => Decision::Transfer,
+            d if d < source.size => Decision::ResumeFrom(d),
+            _ => Decision::Transfer,
+        },
         OverwritePolicy::Rename => Decision::RenameTo(free_name(name, &mut taken)),
         OverwritePolicy::Ask => {
             return Err(Error::new(ErrorKind::Config, "overwrite", format!("{name} exists and the policy is \"ask\""))
@@ -88,6 +97,9 @@ mod tests {
         assert_eq!(decide(OverwriteIfSizeDiffers, src, Some(st(10, 1)), "a", none).unwrap(), Decision::Skip);
         assert_eq!(decide(OverwriteIfSizeDiffers, src, Some(st(9, 1)), "a", none).unwrap(), Decision::Transfer);
         assert_eq!(decide(Resume, src, Some(st(10, 1)), "a", none).unwrap(), Decision::Skip);
+        assert_eq!(decide(Resume, src, Some(st(4, 1)), "a", none).unwrap(), Decision::ResumeFrom(4));
+        assert_eq!(decide(Resume, src, Some(st(0, 1)), "a", none).unwrap(), Decision::Transfer);
+        assert_eq!(decide(Resume, src, Some(st(11, 1)), "a", none).unwrap(), Decision::Transfer);
         assert!(decide(Ask, src, Some(st(1, 1)), "a", none).is_err());
         assert_eq!(decide(Ask, src, None, "a", none).unwrap(), Decision::Transfer);
     }

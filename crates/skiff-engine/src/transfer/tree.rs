@@ -412,6 +412,12 @@ pub async fn upload_tree(
                                         Decision::Skip => return Ok(false),
                                         Decision::Transfer => rpath,
                                         Decision::RenameTo(name) => join_remote(parent_rel_remote(&rpath), &name),
+                                        Decision::ResumeFrom(have) => {
+                                            // The shorter copy becomes the part file; its bytes count as done.
+                                            s.rename_replace(&rpath, &format!("{rpath}{PART_SUFFIX}")).await?;
+                                            resume_from(&done, &progress, have);
+                                            rpath
+                                        }
                                     };
                                     put_file(&s, &path, size, mtime, mode, &target, tree.small_file_max, t, gates, done, progress).await?;
                                     Ok(true)
@@ -559,7 +565,9 @@ async fn put_file(
 ) -> Result<()> {
     let part = format!("{rpath}{PART_SUFFIX}");
     let file = File::open(path).map_err(|e| Error::local_io("upload", path, &e))?;
-    if size <= small_max {
+    // A file with ranges already done (resumed) takes the ranged path, whatever its size.
+    let fresh = done.lock().expect("done poisoned").is_empty();
+    if size <= small_max && fresh {
         let _memory = gates.memory.acquire(size as u32).await;
         let p = path.to_path_buf();
         let data = tokio::task::spawn_blocking(move || {
@@ -616,6 +624,8 @@ struct RemoteFile {
     attrs: FileAttrs,
     /// `lpath` existed when listed and the policy is Ask with an asker: ask before moving it.
     ask: bool,
+    /// `lpath` holds this many first bytes of the file already (the Resume policy).
+    resume_from: u64,
 }
 
 /// Download the remote directory `remote_root` into `local_dest` (into it, when it exists).
@@ -701,6 +711,13 @@ pub async fn download_tree(
                         f
                     };
                     let done = Arc::new(Mutex::new(RangeSet::new()));
+                    if f.resume_from > 0 {
+                        // The shorter local copy becomes the part file; its bytes count as done.
+                        if let Err(e) = std::fs::rename(&f.lpath, part_path(&f.lpath)) {
+                            return outcome_of(Error::local_io("resume download", &f.lpath, &e));
+                        }
+                        resume_from(&done, &progress, f.resume_from);
+                    }
                     let r = with_retry(pool_ref, |s| {
                         let (rpath, lpath, attrs, progress, done) = (f.rpath.clone(), f.lpath.clone(), f.attrs.clone(), progress.clone(), done.clone());
                         async move { get_file(&s, &rpath, &lpath, &attrs, tree.small_file_max, t, gates, done, progress).await }.boxed()
@@ -772,13 +789,17 @@ pub async fn download_tree(
                         if existing.is_some() && tree.overwrite == OverwritePolicy::Ask && tree.asker.is_some() {
                             // A person may take minutes to answer: the file waits for it in a
                             // file slot of its own (see `ask_download`), the listing goes on.
-                            pending.push_back(RemoteFile { rel, rpath, lpath, attrs: entry.attrs, ask: true });
+                            pending.push_back(RemoteFile { rel, rpath, lpath, attrs: entry.attrs, ask: true, resume_from: 0 });
                             continue;
                         }
                         let source = Stamp { size, mtime: entry.attrs.mtime() };
                         let lpath = match decide(tree.overwrite, source, existing, &name, |c| ldir.join(c).exists()) {
                             Ok(Decision::Transfer) => lpath,
                             Ok(Decision::RenameTo(n)) => ldir.join(n),
+                            Ok(Decision::ResumeFrom(have)) => {
+                                pending.push_back(RemoteFile { rel, rpath, lpath, attrs: entry.attrs, ask: false, resume_from: have });
+                                continue;
+                            }
                             Ok(Decision::Skip) => {
                                 progress.add(size);
                                 tree.finished(&rel, size);
@@ -791,7 +812,7 @@ pub async fn download_tree(
                                 continue;
                             }
                         };
-                        pending.push_back(RemoteFile { rel, rpath, lpath, attrs: entry.attrs, ask: false });
+                        pending.push_back(RemoteFile { rel, rpath, lpath, attrs: entry.attrs, ask: false, resume_from: 0 });
                     }
                 }
                 if let Some(e) = fatal {
@@ -836,8 +857,17 @@ async fn ask_download(tree: &TreeOptions, mut f: RemoteFile) -> Result<Option<Re
             f.lpath = dir.join(n);
             Ok(Some(f))
         }
+        Decision::ResumeFrom(have) => {
+            f.resume_from = have;
+            Ok(Some(f))
+        }
         Decision::Skip => Ok(None),
     }
+}
+
+/// Count the first `have` bytes of a file as already transferred (Resume policy).
+fn resume_from(done: &Mutex<RangeSet>, progress: &Progress, have: u64) {
+    progress.add(done.lock().expect("done poisoned").insert_counting(0..have));
 }
 
 /// Run local file-system work off the async threads.
@@ -860,7 +890,9 @@ async fn get_file(
 ) -> Result<u64> {
     let size = attrs.size.unwrap_or(0);
     let part = part_path(lpath);
-    let got = if size <= small_max {
+    // A file with ranges already done (resumed) takes the ranged path, whatever its size.
+    let fresh = done.lock().expect("done poisoned").is_empty();
+    let got = if size <= small_max && fresh {
         let _memory = gates.memory.acquire(size as u32).await;
         match get_small(sess, rpath, size, &t.throttle).await? {
             Some(data) => {
