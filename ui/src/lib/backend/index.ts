@@ -1,0 +1,117 @@
+// The window's only door to the Rust side. Components and state modules talk to a `Backend`;
+// `backend()` picks the Tauri implementation inside the app window and the in-memory mock in
+// a plain browser (`npm run dev`) and in unit tests. Only this folder imports @tauri-apps/*.
+import type { AppError } from './bindings/AppError';
+import type { ConnectTarget } from './bindings/ConnectTarget';
+import type { Enqueue } from './bindings/Enqueue';
+import type { HostProfile } from './bindings/HostProfile';
+import type { JobAction } from './bindings/JobAction';
+import type { JobView } from './bindings/JobView';
+import type { ListingChunk } from './bindings/ListingChunk';
+import type { OverwriteReply } from './bindings/OverwriteReply';
+import type { PromptAnswer } from './bindings/PromptAnswer';
+import type { QueueAction } from './bindings/QueueAction';
+import type { SaveHost } from './bindings/SaveHost';
+import type { SessionInfo } from './bindings/SessionInfo';
+import type { Settings } from './bindings/Settings';
+import type { Side } from './bindings/Side';
+import type { UiEvent } from './bindings/UiEvent';
+import type { OsDragDropPayload } from '../util/drop';
+
+export type { AppError } from './bindings/AppError';
+export type { AuthMethod } from './bindings/AuthMethod';
+export type { ConnectTarget } from './bindings/ConnectTarget';
+export type { ConnectionState } from './bindings/ConnectionState';
+export type { Direction } from './bindings/Direction';
+export type { Enqueue } from './bindings/Enqueue';
+export type { Entry } from './bindings/Entry';
+export type { EntryKind } from './bindings/EntryKind';
+export type { HostKeyChoice } from './bindings/HostKeyChoice';
+export type { HostProfile } from './bindings/HostProfile';
+export type { InteractiveField } from './bindings/InteractiveField';
+export type { JobAction } from './bindings/JobAction';
+export type { JobProgress } from './bindings/JobProgress';
+export type { JobState } from './bindings/JobState';
+export type { JobView } from './bindings/JobView';
+export type { ListingChunk } from './bindings/ListingChunk';
+export type { Overwrite } from './bindings/Overwrite';
+export type { OverwriteReply } from './bindings/OverwriteReply';
+export type { Prompt } from './bindings/Prompt';
+export type { PromptAnswer } from './bindings/PromptAnswer';
+export type { QueueAction } from './bindings/QueueAction';
+export type { SaveHost } from './bindings/SaveHost';
+export type { SessionInfo } from './bindings/SessionInfo';
+export type { Settings } from './bindings/Settings';
+export type { Side } from './bindings/Side';
+export type { Theme } from './bindings/Theme';
+export type { UiEvent } from './bindings/UiEvent';
+export type { OsDragDropPayload } from '../util/drop';
+
+/** One method per Tauri command (see src-tauri/src/ipc.rs), plus the event subscription. */
+export interface Backend {
+  /** Open the event channel; every `UiEvent` goes to `onEvent`, in order. */
+  subscribe(onEvent: (event: UiEvent) => void): Promise<void>;
+  /** OS file drags over the window (Tauri's drag-drop event); returns an unlisten function. */
+  onOsDragDrop(handler: (event: OsDragDropPayload) => void): Promise<() => void>;
+
+  hostsList(): Promise<HostProfile[]>;
+  hostSave(req: SaveHost): Promise<HostProfile>;
+  hostDelete(id: string): Promise<void>;
+  hostDuplicate(id: string): Promise<HostProfile>;
+  /** Import from ~/.ssh/config; the window re-reads `hostsList` afterwards. */
+  hostsImport(): Promise<void>;
+
+  connect(target: ConnectTarget): Promise<SessionInfo>;
+  disconnect(sessionId: string): Promise<void>;
+  answerPrompt(answer: PromptAnswer): Promise<void>;
+
+  homeDir(): Promise<string>;
+  /** Streams the listing to `onChunk`; resolves with the resolved absolute path. */
+  listDir(side: Side, path: string | null, onChunk: (chunk: ListingChunk) => void): Promise<string>;
+  makeDir(side: Side, path: string): Promise<void>;
+  renameEntry(side: Side, from: string, to: string): Promise<void>;
+  deleteEntries(side: Side, paths: string[]): Promise<void>;
+  changeMode(side: Side, path: string, mode: number): Promise<void>;
+  watchLocal(path: string): Promise<void>;
+
+  enqueue(req: Enqueue): Promise<number[]>;
+  jobAction(id: number, action: JobAction): Promise<void>;
+  queueAction(action: QueueAction): Promise<void>;
+  jobsList(): Promise<JobView[]>;
+  answerOverwrite(reply: OverwriteReply): Promise<void>;
+
+  settingsGet(): Promise<Settings>;
+  settingsSave(settings: Settings): Promise<void>;
+
+  sandboxStart(): Promise<HostProfile>;
+  sandboxStop(): Promise<void>;
+}
+
+/** Any rejection as `{ code, message }` (Tauri rejects with the command's `AppError`). */
+export function toAppError(e: unknown): AppError {
+  if (e && typeof e === 'object' && 'message' in e) {
+    const o = e as { code?: unknown; message?: unknown };
+    return { code: typeof o.code === 'string' ? o.code : 'internal', message: String(o.message) };
+  }
+  if (typeof e === 'string') return { code: 'internal', message: e };
+  return { code: 'internal', message: 'Something went wrong (no details were given).' };
+}
+
+export function inTauri(): boolean {
+  return typeof window !== 'undefined' && '__TAURI_INTERNALS__' in window;
+}
+
+let chosen: Backend | null = null;
+
+/** The Tauri backend inside the app window, else an in-memory mock. */
+export async function backend(): Promise<Backend> {
+  if (chosen) return chosen;
+  if (inTauri()) {
+    const { TauriBackend } = await import('./tauri');
+    chosen = new TauriBackend();
+  } else {
+    const { MockBackend } = await import('./mock');
+    chosen = new MockBackend({ demo: true });
+  }
+  return chosen;
+}

@@ -1,0 +1,71 @@
+// Dragging rows from one pane to the other with pointer events (HTML5 drag and drop is
+// unreliable in WebKitGTK while Tauri handles OS drops). A drag starts after the pointer
+// moves a few pixels; the drop target resolves like an OS drop (`dropTarget`).
+import { dropTarget, type DropTarget, type PaneSide } from '../util/drop';
+import type { AppState } from './app.svelte';
+
+const THRESHOLD_PX = 5;
+
+export class RowDrag {
+  from = $state<PaneSide | null>(null);
+  names = $state.raw<string[]>([]);
+  active = $state(false);
+  x = $state(0);
+  y = $state(0);
+  target = $state.raw<DropTarget | null>(null);
+  /** True for the click that follows a drop (it must not change the selection). */
+  suppressClick = false;
+  private startX = 0;
+  private startY = 0;
+  private readonly app: AppState;
+
+  constructor(app: AppState) {
+    this.app = app;
+  }
+
+  /** Pointer pressed on a row: a drag may follow. */
+  press(from: PaneSide, names: string[], x: number, y: number) {
+    this.from = from;
+    this.names = names;
+    this.startX = x;
+    this.startY = y;
+    this.active = false;
+    this.target = null;
+  }
+
+  move(x: number, y: number) {
+    if (this.from === null) return;
+    if (!this.active && Math.hypot(x - this.startX, y - this.startY) < THRESHOLD_PX) return;
+    this.active = true;
+    this.x = x;
+    this.y = y;
+    this.target = dropTarget({ x, y }, this.app.zones());
+  }
+
+  /** Pointer released: drops onto the other pane if over it. True when a drag happened. */
+  release(x: number, y: number): boolean {
+    const from = this.from;
+    const names = this.names;
+    const wasActive = this.active;
+    const target = wasActive ? dropTarget({ x, y }, this.app.zones()) : null;
+    this.cancel();
+    if (wasActive) {
+      this.suppressClick = true;
+      setTimeout(() => (this.suppressClick = false), 0);
+    }
+    if (from !== null && target && target.side !== from) void this.app.dropRows(from, names, target);
+    return wasActive;
+  }
+
+  cancel() {
+    this.from = null;
+    this.names = [];
+    this.active = false;
+    this.target = null;
+  }
+
+  /** Whether the drag is over a drop target that would accept it. */
+  get accepting(): boolean {
+    return this.active && this.target !== null && this.target.side !== this.from;
+  }
+}

@@ -1,0 +1,261 @@
+// The transfer queue as the window shows it: the jobs in run order, their live progress, the
+// throughput of the last minute, the retry notes and the overwrite questions waiting for an
+// answer. Fed by `UiEvent`s; actions go straight to the backend.
+import { toAppError, type JobAction, type JobProgress, type JobView, type Overwrite, type UiEvent } from '../backend';
+import type { AppState } from './app.svelte';
+
+export type OverwriteQuestion = Extract<UiEvent, { type: 'overwriteAsked' }>;
+
+export interface RetryNote {
+  retry: number;
+  /** When the retry happens (ms since epoch). */
+  at: number;
+  error: string;
+}
+
+export interface SpeedSample {
+  /** ms since epoch. */
+  t: number;
+  /** Bytes per second over all jobs. */
+  speed: number;
+}
+
+export type QueueFilter = 'all' | 'active' | 'failed';
+
+/** How long the throughput graph looks back. */
+export const GRAPH_WINDOW_MS = 60_000;
+
+const FINISHED = new Set(['done', 'cancelled']);
+
+export function isActive(job: JobView): boolean {
+  return job.state === 'queued' || job.state === 'running' || job.state === 'paused';
+}
+
+/** Run order: priority (higher first), then the order the backend gave (position). */
+export function runOrder(ids: readonly number[], jobs: ReadonlyMap<number, JobView>): number[] {
+  const pos = new Map(ids.map((id, i) => [id, i]));
+  return ids.slice().sort((a, b) => (jobs.get(b)?.priority ?? 0) - (jobs.get(a)?.priority ?? 0) || (pos.get(a) ?? 0) - (pos.get(b) ?? 0));
+}
+
+export class QueueState {
+  jobs = $state.raw(new Map<number, JobView>());
+  /** Job ids in run order. */
+  order = $state.raw<number[]>([]);
+  progress = $state.raw(new Map<number, JobProgress>());
+  retries = $state.raw(new Map<number, RetryNote>());
+  /** Bytes per second over all jobs, from the last `progress` event. */
+  speed = $state(0);
+  bytesDone = $state(0);
+  bytesTotal = $state(0);
+  samples = $state.raw<SpeedSample[]>([]);
+  lastProgressAt = 0;
+  questions = $state.raw<OverwriteQuestion[]>([]);
+  filter = $state<QueueFilter>('all');
+
+  all = $derived(this.order.map((id) => this.jobs.get(id)).filter((j): j is JobView => j !== undefined));
+  failed = $derived(this.all.filter((j) => j.state === 'failed'));
+  active = $derived(this.all.filter(isActive));
+  finishedCount = $derived(this.all.reduce((n, j) => (FINISHED.has(j.state) ? n + 1 : n), 0));
+  shown = $derived(this.filter === 'failed' ? this.failed : this.filter === 'active' ? this.active : this.all);
+
+  private readonly app: AppState;
+  private idleTimer: ReturnType<typeof setInterval> | null = null;
+
+  constructor(app: AppState) {
+    this.app = app;
+  }
+
+  async load() {
+    try {
+      this.replace(await this.app.backend.jobsList());
+    } catch (e) {
+      this.app.showError(toAppError(e));
+    }
+  }
+
+  /** The whole queue from `jobs_list` (already in run order). */
+  replace(list: JobView[]) {
+    const jobs = new Map<number, JobView>();
+    for (const j of list) jobs.set(j.id, j);
+    this.jobs = jobs;
+    this.order = list.map((j) => j.id);
+    const progress = new Map(this.progress);
+    for (const id of progress.keys()) if (!jobs.has(id)) progress.delete(id);
+    this.progress = progress;
+  }
+
+  handle(event: UiEvent) {
+    switch (event.type) {
+      case 'jobs':
+        this.upsert(event.jobs);
+        break;
+      case 'jobsRemoved':
+        this.remove(event.ids);
+        break;
+      case 'progress':
+        this.onProgress(event.jobs, event.bytesDone, event.bytesTotal, event.speed);
+        break;
+      case 'retryScheduled': {
+        const retries = new Map(this.retries);
+        retries.set(event.id, { retry: event.retry, at: Date.now() + event.inMs, error: event.error });
+        this.retries = retries;
+        break;
+      }
+      case 'overwriteAsked':
+        // The backend re-sends open questions to a new subscriber: keep one of each.
+        if (!this.questions.some((q) => q.question === event.question)) this.questions = [...this.questions, event];
+        break;
+    }
+  }
+
+  private upsert(list: JobView[]) {
+    const jobs = new Map(this.jobs);
+    const added: number[] = [];
+    let retries: Map<number, RetryNote> | null = null;
+    let progress: Map<number, JobProgress> | null = null;
+    let reorder = false;
+    for (const j of list) {
+      const old = jobs.get(j.id);
+      if (!old) added.push(j.id);
+      else if (old.priority !== j.priority) reorder = true;
+      jobs.set(j.id, j);
+      if (j.state !== 'running' && this.progress.has(j.id)) {
+        progress ??= new Map(this.progress);
+        progress.delete(j.id);
+      }
+      if (j.state !== 'queued' && j.state !== 'failed' && this.retries.has(j.id)) {
+        retries ??= new Map(this.retries);
+        retries.delete(j.id);
+      }
+      if (j.state === 'done' && old?.state !== 'done') this.app.jobFinished(j);
+    }
+    this.jobs = jobs;
+    // A question of a job that stopped running will not be answered any more.
+    const stopped = new Set(list.filter((j) => j.state !== 'running').map((j) => j.id));
+    if (stopped.size && this.questions.some((q) => stopped.has(q.job))) this.questions = this.questions.filter((q) => !stopped.has(q.job));
+    if (added.length || reorder) this.order = runOrder([...this.order, ...added], jobs);
+    if (progress) this.progress = progress;
+    if (retries) this.retries = retries;
+  }
+
+  private remove(ids: number[]) {
+    const gone = new Set(ids);
+    const jobs = new Map(this.jobs);
+    for (const id of ids) jobs.delete(id);
+    this.jobs = jobs;
+    this.order = this.order.filter((id) => !gone.has(id));
+    if (ids.some((id) => this.progress.has(id))) {
+      const progress = new Map(this.progress);
+      for (const id of ids) progress.delete(id);
+      this.progress = progress;
+    }
+  }
+
+  private onProgress(list: JobProgress[], bytesDone: number, bytesTotal: number, speed: number) {
+    const progress = new Map(this.progress);
+    for (const p of list) progress.set(p.id, p);
+    this.progress = progress;
+    this.speed = speed;
+    this.bytesDone = bytesDone;
+    this.bytesTotal = bytesTotal;
+    this.sample(speed);
+    this.lastProgressAt = Date.now();
+    this.startIdleTimer();
+  }
+
+  /** Adds a throughput sample, dropping those older than the graph's window. */
+  sample(speed: number, now = Date.now()) {
+    const cutoff = now - GRAPH_WINDOW_MS - 2000;
+    const kept = this.samples.length && this.samples[0].t < cutoff ? this.samples.filter((s) => s.t >= cutoff) : this.samples.slice();
+    kept.push({ t: now, speed });
+    this.samples = kept;
+  }
+
+  /** Progress events stop when nothing runs: the graph falls to zero and keeps scrolling. */
+  private startIdleTimer() {
+    if (this.idleTimer) return;
+    this.idleTimer = setInterval(() => {
+      const now = Date.now();
+      if (now - this.lastProgressAt < 1000) return;
+      this.speed = 0;
+      this.sample(0, now);
+      let lastBusy = 0;
+      for (const s of this.samples) if (s.speed > 0) lastBusy = s.t;
+      if (now - lastBusy > GRAPH_WINDOW_MS) {
+        clearInterval(this.idleTimer!);
+        this.idleTimer = null;
+      }
+    }, 1000);
+  }
+
+  dispose() {
+    if (this.idleTimer) clearInterval(this.idleTimer);
+    this.idleTimer = null;
+  }
+
+  /** Percent shown for a job (live progress when running). */
+  percentOf(job: JobView): number {
+    if (job.state === 'done') return 100;
+    const p = this.progress.get(job.id);
+    const done = p?.bytesDone ?? job.bytesDone;
+    const total = p?.bytesTotal ?? job.bytesTotal;
+    if (total <= 0) return 0;
+    return Math.max(0, Math.min(100, Math.floor((done / total) * 100)));
+  }
+
+  async act(id: number, action: JobAction) {
+    try {
+      await this.app.backend.jobAction(id, action);
+      if (action === 'moveUp' || action === 'moveDown') await this.load();
+    } catch (e) {
+      this.app.showError(toAppError(e));
+    }
+  }
+
+  async clearFinished() {
+    try {
+      await this.app.backend.queueAction('clearFinished');
+      await this.load();
+    } catch (e) {
+      this.app.showError(toAppError(e));
+    }
+  }
+
+  async pauseAll() {
+    await this.queueAction('pauseAll');
+  }
+
+  async resumeAll() {
+    await this.queueAction('resumeAll');
+  }
+
+  private async queueAction(action: 'pauseAll' | 'resumeAll') {
+    try {
+      await this.app.backend.queueAction(action);
+    } catch (e) {
+      this.app.showError(toAppError(e));
+    }
+  }
+
+  /** Answers the first waiting question; `choice` null cancels the job. */
+  async answer(question: OverwriteQuestion, choice: Overwrite | null, applyToAll: boolean) {
+    this.questions = this.questions.filter((q) => q.question !== question.question);
+    try {
+      await this.app.backend.answerOverwrite({ question: question.question, choice, applyToAll });
+    } catch (e) {
+      this.app.showError(toAppError(e));
+    }
+    if (applyToAll && choice !== null) {
+      // The engine applies the answer to the rest of that job: drop its other questions.
+      const others = this.questions.filter((q) => q.job === question.job);
+      this.questions = this.questions.filter((q) => q.job !== question.job);
+      for (const q of others) {
+        try {
+          await this.app.backend.answerOverwrite({ question: q.question, choice, applyToAll: true });
+        } catch {
+          /* already settled by the engine */
+        }
+      }
+    }
+  }
+}
