@@ -7,7 +7,14 @@
 //! - [`transfer`]: pipelined, multi-channel download and upload with resume.
 //! - [`scheduler`]: runs the persisted queue of jobs within limits, with retries and typed
 //!   events.
-//! - [`store`]: the SQLite queue and history.
+//! - [`store`]: the SQLite queue and history; saved hosts (JSON); passwords and
+//!   passphrases (OS keyring).
+//! - [`browse`]: what the window's panes list and do: batched local and remote folder
+//!   listings, new folder, rename (never replacing), delete (never following links),
+//!   permissions.
+//! - [`watch`]: live local listings: a debounced "this folder changed" per watched folder.
+//! - [`sandbox`]: a throwaway local SFTP server (the system's OpenSSH sshd on 127.0.0.1)
+//!   with sample files, for trying Skiff without a server.
 //! - [`remote`]: parsing `[user@]host[:port]:path` the way scp does.
 //! - [`error`]: the one error type; every error names operation, host and path.
 
@@ -15,12 +22,15 @@
 // cold path, and boxing it would cost an allocation per error for no measurable gain.
 #![allow(clippy::result_large_err)]
 
+pub mod browse;
 pub mod error;
 pub mod remote;
+pub mod sandbox;
 pub mod scheduler;
 pub mod sftp;
 pub mod store;
 pub mod ssh;
 pub mod transfer;
+pub mod watch;
 
 pub use error::{Error, ErrorKind, Result};

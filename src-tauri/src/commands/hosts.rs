@@ -1,0 +1,155 @@
+//! Saved hosts: list (with whether the keyring holds a secret), save (the secret goes to the
+//! keyring, never to the file), delete (with its secrets), duplicate, import from ssh_config.
+
+use std::path::PathBuf;
+
+use skiff_engine::store::profiles::{AuthKind, Profile};
+use skiff_engine::store::secrets::{SecretKind, Secrets};
+use tauri::State;
+
+use super::blocking;
+use crate::convert;
+use crate::errors::AppResult;
+use crate::ipc::{HostProfile, SaveHost};
+use crate::state::AppState;
+
+/// The keyring entries that can hold a profile's secret.
+pub fn secret_kinds(auth: &AuthKind) -> &'static [SecretKind] {
+    match auth {
+        AuthKind::Password => &[SecretKind::Password],
+        AuthKind::Key => &[SecretKind::Passphrase],
+        AuthKind::Auto => &[SecretKind::Password, SecretKind::Passphrase],
+    }
+}
+
+/// Where a secret typed in the host editor goes.
+pub fn secret_kind_for_save(auth: &AuthKind) -> SecretKind {
+    match auth {
+        AuthKind::Key => SecretKind::Passphrase,
+        AuthKind::Password | AuthKind::Auto => SecretKind::Password,
+    }
+}
+
+/// Whether the keyring holds a secret for `p`.
+pub fn has_secret(secrets: &Secrets, p: &Profile) -> skiff_engine::Result<bool> {
+    for &k in secret_kinds(&p.auth) {
+        if secrets.get(&p.id, k)?.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+#[tauri::command]
+pub async fn hosts_list(state: State<'_, AppState>) -> AppResult<Vec<HostProfile>> {
+    let profiles = state.profiles.clone();
+    let secrets = state.prompts.secrets.clone();
+    blocking("list saved hosts", move || {
+        // A keyring that cannot be reached (no Secret Service running) holds nothing: the
+        // list still loads, and the keyring is not asked again for every host.
+        let mut keyring_ok = true;
+        let rows = profiles
+            .list()?
+            .iter()
+            .map(|p| {
+                let has = keyring_ok
+                    && has_secret(&secrets, p).unwrap_or_else(|e| {
+                        tracing::warn!("{e}");
+                        keyring_ok = false;
+                        false
+                    });
+                convert::host_profile(p, has)
+            })
+            .collect();
+        Ok(rows)
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn host_save(state: State<'_, AppState>, req: SaveHost) -> AppResult<HostProfile> {
+    let profiles = state.profiles.clone();
+    let secrets = state.prompts.secrets.clone();
+    let known = state.prompts.known.clone();
+    blocking("save host", move || {
+        let stored = if req.profile.id.is_empty() {
+            None
+        } else {
+            profiles.get(&req.profile.id)?
+        };
+        let saved = profiles.save(convert::profile(req.profile, stored.as_ref()))?;
+        match req.secret.as_deref() {
+            None => {}
+            Some("") => {
+                for &k in secret_kinds(&AuthKind::Auto) {
+                    secrets.delete(&saved.id, k)?;
+                }
+                known.forget(&saved.id);
+            }
+            Some(secret) => {
+                secrets.set(&saved.id, secret_kind_for_save(&saved.auth), secret)?;
+                known.forget(&saved.id);
+            }
+        }
+        // Edited connection settings must not reuse a secret that logged in before.
+        if stored
+            .as_ref()
+            .is_some_and(|s| (&s.host, s.port, &s.user) != (&saved.host, saved.port, &saved.user))
+        {
+            known.forget(&saved.id);
+        }
+        let has = has_secret(&secrets, &saved).unwrap_or(false);
+        Ok(convert::host_profile(&saved, has))
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn host_delete(state: State<'_, AppState>, id: String) -> AppResult<()> {
+    let profiles = state.profiles.clone();
+    let secrets = state.prompts.secrets.clone();
+    state.prompts.known.forget(&id);
+    blocking("delete saved host", move || {
+        profiles.delete(&id)?;
+        for &k in secret_kinds(&AuthKind::Auto) {
+            if let Err(e) = secrets.delete(&id, k) {
+                // The host is gone; a keyring that cannot be reached keeps nothing useful.
+                tracing::warn!("{e}");
+            }
+        }
+        Ok(())
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn host_duplicate(state: State<'_, AppState>, id: String) -> AppResult<HostProfile> {
+    let profiles = state.profiles.clone();
+    blocking("duplicate saved host", move || {
+        Ok(convert::host_profile(&profiles.duplicate(&id)?, false))
+    })
+    .await
+}
+
+/// The ssh_config file imports read: `$SKIFF_SSH_CONFIG`, else `~/.ssh/config`.
+fn import_path() -> PathBuf {
+    crate::sessions::ssh_config_path().unwrap_or_else(|| {
+        let home = std::env::var_os("HOME")
+            .or_else(|| std::env::var_os("USERPROFILE"))
+            .unwrap_or_default();
+        PathBuf::from(home).join(".ssh").join("config")
+    })
+}
+
+#[tauri::command]
+pub async fn hosts_import(state: State<'_, AppState>) -> AppResult<Vec<HostProfile>> {
+    let profiles = state.profiles.clone();
+    blocking("import ssh config", move || {
+        Ok(profiles
+            .import_ssh_config(&import_path())?
+            .iter()
+            .map(|p| convert::host_profile(p, false))
+            .collect())
+    })
+    .await
+}

@@ -1,0 +1,309 @@
+//! The adapters end to end against a real server: the engine's sandbox (the system's own
+//! sshd on 127.0.0.1). Logging in with a saved profile, listing in chunks over a channel,
+//! reconnecting once when the session dropped, and a queued job finding its saved host again
+//! through the runner. Skipped (with a note) where there is no sshd.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use skiff_engine::sandbox::Sandbox;
+use skiff_engine::scheduler::{self, Scheduler};
+use skiff_engine::store::profiles::Profiles;
+use skiff_engine::store::secrets::Secrets;
+use skiff_engine::store::{Direction, JobSpec, JobState, OverwritePolicy, Queue};
+use tauri::ipc::{Channel, InvokeResponseBody};
+
+use crate::events::{forward, EventHub, UiSink};
+use crate::ipc::{ConnectionState, ListingChunk, Settings, UiEvent};
+use crate::prompter::{KnownSecrets, Mode, PromptBroker, PromptContext};
+use crate::sessions::{log_in, Reach, Sessions};
+use crate::state::AppRunner;
+
+#[derive(Clone, Default)]
+struct Events(Arc<Mutex<Vec<UiEvent>>>);
+
+impl UiSink for Events {
+    fn deliver(&self, event: UiEvent) -> bool {
+        self.0.lock().unwrap().push(event);
+        true
+    }
+}
+
+fn sshd_available() -> bool {
+    ["/usr/sbin/sshd", "/usr/bin/sshd", "/usr/local/sbin/sshd"]
+        .iter()
+        .any(|p| std::path::Path::new(p).exists())
+}
+
+/// A channel on the Rust side that collects what the command sends.
+fn chunk_collector() -> (Channel<ListingChunk>, Arc<Mutex<Vec<ListingChunk>>>) {
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let sink = got.clone();
+    let channel = Channel::new(move |body| {
+        if let InvokeResponseBody::Json(json) = body {
+            sink.lock()
+                .unwrap()
+                .push(serde_json::from_str(&json).expect("a ListingChunk"));
+        }
+        Ok(())
+    });
+    (channel, got)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_in_list_reconnect_and_run_a_job_against_the_sandbox() {
+    if !sshd_available() {
+        eprintln!("skipped: no sshd on this machine");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mut sandbox = Sandbox::start(&tmp.path().join("sandbox")).expect("sandbox starts");
+    let profiles = Arc::new(Profiles::open(&tmp.path().join("cfg")).unwrap());
+    let profile = profiles.save(sandbox.profile()).unwrap();
+
+    let (hub, inputs) = EventHub::new();
+    tokio::spawn(forward(inputs));
+    let events = Events::default();
+    hub.subscribe(events.clone());
+    let ctx = PromptContext {
+        hub,
+        broker: Arc::new(PromptBroker::default()),
+        secrets: Secrets::with_service("skiff-test"),
+        known: KnownSecrets::default(),
+    };
+
+    // Log in with the saved profile (its own key and known_hosts: no question asked).
+    let reach = Reach::Profile(profile.clone());
+    let (conn, sftp, label) = log_in(&ctx, &reach, Mode::Connect).await.expect("login");
+    assert!(label.contains("127.0.0.1"), "{label}");
+    let root = sandbox.root.display().to_string();
+    let sessions = Sessions::default();
+    let id = sessions.reserve_id();
+    let info = sessions.insert(id.clone(), conn, sftp, reach.clone(), label, root.clone());
+    let session = sessions.get(&info.session_id).unwrap();
+
+    // A listing arrives in chunks, each naming the resolved folder, then a last "done" one.
+    let list = |channel: Channel<ListingChunk>| {
+        let sent = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s2 = sent.clone();
+        let root = root.clone();
+        let session = session.clone();
+        let ctx = ctx.clone();
+        async move {
+            session
+                .with_sftp(
+                    &ctx,
+                    |sftp| {
+                        crate::commands::browse::list_remote(
+                            sftp,
+                            root.clone(),
+                            channel.clone(),
+                            sent.clone(),
+                        )
+                    },
+                    || !s2.load(std::sync::atomic::Ordering::Relaxed),
+                )
+                .await
+        }
+    };
+    let (channel, got) = chunk_collector();
+    let resolved = list(channel).await.expect("listing");
+    let chunks = got.lock().unwrap().clone();
+    assert!(!chunks.is_empty());
+    assert!(chunks.iter().all(|c| c.path == resolved));
+    let names: Vec<String> = chunks
+        .iter()
+        .flat_map(|c| c.entries.iter().map(|e| e.name.clone()))
+        .collect();
+    assert!(names.contains(&"README.txt".to_string()), "{names:?}");
+
+    // The session drops: the next request reconnects once, and the window is told.
+    session.current_sftp().await.close();
+    let (channel, got) = chunk_collector();
+    list(channel).await.expect("listing after a reconnect");
+    assert!(!got.lock().unwrap().is_empty());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let states: Vec<ConnectionState> = events
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            UiEvent::Connection {
+                session_id, state, ..
+            } if *session_id == id => Some(*state),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [ConnectionState::Reconnecting, ConnectionState::Connected]
+    );
+
+    // A queued download finds the saved host from its spec (host, port, user) and runs.
+    let queue = Arc::new(Queue::open(&tmp.path().join("queue.sqlite3")).unwrap());
+    let settings = Arc::new(Mutex::new(Settings::default()));
+    let runner = Arc::new(AppRunner::new(
+        crate::state::connect_for(ctx.clone(), profiles.clone()),
+        settings,
+    ));
+    let (sched, _task) = Scheduler::start(
+        queue,
+        runner,
+        scheduler::Config {
+            can_ask: true,
+            ..scheduler::Config::default()
+        },
+    )
+    .unwrap();
+    let dest = tmp.path().join("down");
+    std::fs::create_dir(&dest).unwrap();
+    let mut spec = JobSpec {
+        direction: Direction::Download,
+        host: String::new(),
+        user: None,
+        port: None,
+        ssh_config: None,
+        local_path: dest.join("README.txt"),
+        remote_path: format!("{root}/README.txt"),
+        recursive: false,
+        overwrite: OverwritePolicy::Overwrite,
+        preserve_mtime: true,
+        preserve_permissions: true,
+        speed_limit: None,
+    };
+    reach.fill_spec(&mut spec);
+    let job = sched.add(&spec, 0).unwrap();
+    tokio::time::timeout(Duration::from_secs(30), sched.idle())
+        .await
+        .expect("the job ends");
+    let record = sched
+        .jobs()
+        .unwrap()
+        .into_iter()
+        .find(|j| j.id == job)
+        .unwrap();
+    assert_eq!(record.state, JobState::Done, "{:?}", record.error);
+    assert_eq!(
+        std::fs::read(dest.join("README.txt")).unwrap(),
+        std::fs::read(sandbox.root.join("README.txt")).unwrap()
+    );
+    sched.shutdown();
+    sandbox.stop();
+}
+
+/// Answers host-key questions with "trust and save", and records every event.
+#[derive(Clone)]
+struct TrustingWindow {
+    broker: Arc<PromptBroker>,
+    events: Events,
+}
+
+impl UiSink for TrustingWindow {
+    fn deliver(&self, event: UiEvent) -> bool {
+        if let UiEvent::Prompt {
+            prompt: crate::ipc::Prompt::HostKeyUnknown { id, .. },
+        } = &event
+        {
+            let (broker, id) = (self.broker.clone(), *id);
+            tokio::spawn(async move {
+                broker
+                    .answer(crate::ipc::PromptAnswer::HostKey {
+                        id,
+                        decision: crate::ipc::HostKeyChoice::TrustAndSave,
+                    })
+                    .unwrap();
+            });
+        }
+        self.events.deliver(event)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_keys_unknown_are_asked_and_changed_ones_refused() {
+    if !sshd_available() {
+        eprintln!("skipped: no sshd on this machine");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let sandbox = Sandbox::start(&tmp.path().join("sandbox")).expect("sandbox starts");
+    let (hub, inputs) = EventHub::new();
+    tokio::spawn(forward(inputs));
+    let broker = Arc::new(PromptBroker::default());
+    let events = Events::default();
+    hub.subscribe(TrustingWindow {
+        broker: broker.clone(),
+        events: events.clone(),
+    });
+    let ctx = PromptContext {
+        hub,
+        broker,
+        secrets: Secrets::with_service("skiff-test"),
+        known: KnownSecrets::default(),
+    };
+
+    // A quick connection resolved through an ssh_config of its own (as $SKIFF_SSH_CONFIG
+    // would name), with an empty known_hosts.
+    let known_hosts = tmp.path().join("known_hosts");
+    let config = tmp.path().join("ssh_config");
+    std::fs::write(
+        &config,
+        format!(
+            "Host sandbox\n  HostName 127.0.0.1\n  Port {}\n  User {}\n  IdentityFile {}\n  IdentitiesOnly yes\n  UserKnownHostsFile {}\n",
+            sandbox.port,
+            sandbox.user,
+            sandbox.key_path.display(),
+            known_hosts.display()
+        ),
+    )
+    .unwrap();
+    let reach = Reach::Quick {
+        address: crate::sessions::parse_quick("sandbox").unwrap(),
+        ssh_config: Some(config),
+    };
+    let (conn, _sftp, _) = log_in(&ctx, &reach, Mode::Connect)
+        .await
+        .expect("login after trusting the key");
+    conn.disconnect().await;
+    let asked = events
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| matches!(e, UiEvent::Prompt { .. }))
+        .count();
+    assert_eq!(asked, 1);
+    let saved = std::fs::read_to_string(&known_hosts).unwrap();
+    assert!(
+        saved.contains(&format!("[127.0.0.1]:{}", sandbox.port)),
+        "{saved}"
+    );
+
+    // The same host with another key on file: refused, no question, the file and line named.
+    let other_key = std::fs::read_to_string(sandbox.key_path.with_extension("pub")).unwrap();
+    let other_key: Vec<&str> = other_key.split_whitespace().take(2).collect();
+    std::fs::write(
+        &known_hosts,
+        format!("[127.0.0.1]:{} {}\n", sandbox.port, other_key.join(" ")),
+    )
+    .unwrap();
+    events.0.lock().unwrap().clear();
+    let e = log_in(&ctx, &reach, Mode::Connect)
+        .await
+        .err()
+        .expect("a changed key is refused");
+    let e = crate::ipc::AppError::from(e);
+    assert_eq!(e.code, "hostKeyChanged");
+    assert!(
+        e.message.contains(&known_hosts.display().to_string()) && e.message.contains("line 1"),
+        "{}",
+        e.message
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(events
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .all(|e| !matches!(e, UiEvent::Prompt { .. })));
+}

@@ -1,0 +1,303 @@
+//! [`AppState`]: what the commands share, built once at startup: the event hub and its
+//! forwarding task, the prompts, saved hosts and keyring, settings (`settings.json` beside
+//! the saved hosts), the scheduler over the persisted queue (with a runner that finds a job's
+//! saved host again), the live sessions, the local folder watcher and the sandbox.
+//!
+//! Owns the startup order and the settings file; everything else it only holds.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use futures::future::BoxFuture;
+use skiff_engine::sandbox::Sandbox;
+use skiff_engine::scheduler::{
+    self, ConnectFor, JobContext, JobReport, JobRunner, Scheduler, Scope, SftpJobRunner,
+};
+use skiff_engine::ssh::ConnectOptions;
+use skiff_engine::store::profiles::{Profile, Profiles};
+use skiff_engine::store::secrets::Secrets;
+use skiff_engine::store::{JobRecord, JobSpec, Queue};
+use skiff_engine::transfer::{TransferOptions, TreeOptions};
+use skiff_engine::watch::LocalWatcher;
+use skiff_engine::{Error, ErrorKind, Result};
+
+use crate::events::{self, EventHub};
+use crate::ipc::Settings;
+use crate::prompter::{KnownSecrets, Mode, PromptBroker, PromptContext};
+use crate::sessions::{self, QuickAddress, Reach, Sessions};
+
+/// The settings file, in the saved hosts' folder.
+pub const SETTINGS_FILE: &str = "settings.json";
+
+pub struct AppState {
+    pub prompts: PromptContext,
+    pub profiles: Arc<Profiles>,
+    pub settings: Arc<Mutex<Settings>>,
+    pub settings_path: PathBuf,
+    pub scheduler: Scheduler,
+    pub sessions: Sessions,
+    pub watcher: Mutex<Option<LocalWatcher>>,
+    pub sandbox: Arc<Mutex<Option<Sandbox>>>,
+    /// One sandbox start or stop at a time.
+    pub sandbox_op: tokio::sync::Mutex<()>,
+    /// Where the sandbox keeps its keys, configuration and files.
+    pub sandbox_dir: PathBuf,
+}
+
+impl AppState {
+    pub fn hub(&self) -> &EventHub {
+        &self.prompts.hub
+    }
+
+    /// Build everything and start the forwarding task and the scheduler. Must run inside the
+    /// async runtime. `data_dir` is the app's data folder (the sandbox lives there unless
+    /// `$SKIFF_CONFIG_DIR` is set).
+    pub fn start(data_dir: Option<PathBuf>) -> Result<AppState> {
+        let (hub, inputs) = EventHub::new();
+        tokio::spawn(events::forward(inputs));
+        let prompts = PromptContext {
+            hub: hub.clone(),
+            broker: Arc::new(PromptBroker::default()),
+            secrets: Secrets::new(),
+            known: KnownSecrets::default(),
+        };
+
+        let config_dir = Profiles::default_dir();
+        let profiles = Arc::new(Profiles::open(&config_dir)?);
+        let settings_path = profiles.dir().join(SETTINGS_FILE);
+        let settings = Arc::new(Mutex::new(load_settings(&settings_path)));
+        let sandbox_dir = match std::env::var_os("SKIFF_CONFIG_DIR").filter(|v| !v.is_empty()) {
+            Some(dir) => PathBuf::from(dir).join("sandbox"),
+            None => data_dir
+                .unwrap_or_else(|| profiles.dir().to_path_buf())
+                .join("sandbox"),
+        };
+
+        let queue_path = Queue::default_path();
+        let queue =
+            match Queue::open(&queue_path) {
+                Ok(q) => Arc::new(q),
+                Err(e) => {
+                    // The window still works; transfers are just not kept across restarts.
+                    tracing::error!("{e}; using a queue that is not saved");
+                    Arc::new(Queue::open_in_memory().map_err(|e| {
+                        Error::new(ErrorKind::LocalIo, "open the queue", e.to_string())
+                    })?)
+                }
+            };
+        let runner = Arc::new(AppRunner::new(
+            connect_for(prompts.clone(), profiles.clone()),
+            settings.clone(),
+        ));
+        let speed_limit = lock(&settings).speed_limit;
+        let config = scheduler::Config {
+            can_ask: true,
+            speed_limit,
+            scope: Scope::All,
+            ..scheduler::Config::default()
+        };
+        let (scheduler, _task) = Scheduler::start(queue, runner, config)?;
+        events::pump_scheduler(hub, scheduler.clone());
+
+        Ok(AppState {
+            prompts,
+            profiles,
+            settings,
+            settings_path,
+            scheduler,
+            sessions: Sessions::default(),
+            watcher: Mutex::new(None),
+            sandbox: Arc::new(Mutex::new(None)),
+            sandbox_op: tokio::sync::Mutex::new(()),
+            sandbox_dir,
+        })
+    }
+
+    pub fn settings(&self) -> Settings {
+        lock(&self.settings).clone()
+    }
+
+    /// Stop what must not outlive the window: the sandbox's sshd and the transfers (they
+    /// resume at the next start). Connections end with the process.
+    pub fn shut_down(&self) {
+        if let Some(mut sandbox) = lock(&self.sandbox).take() {
+            sandbox.stop();
+        }
+        self.scheduler.shutdown();
+    }
+}
+
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The settings in `path`: defaults for what is missing; defaults altogether (with a warning)
+/// when the file cannot be read.
+pub fn load_settings(path: &Path) -> Settings {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Settings::default(),
+        Err(e) => {
+            tracing::warn!(
+                "cannot read {}: {e}; using the default settings",
+                path.display()
+            );
+            return Settings::default();
+        }
+    };
+    // Field by field over the defaults, so a file from an older Skiff (fewer fields) loads.
+    let mut merged = serde_json::to_value(Settings::default()).expect("settings serialize");
+    match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(serde_json::Value::Object(saved)) => {
+            if let serde_json::Value::Object(m) = &mut merged {
+                m.extend(saved);
+            }
+        }
+        _ => {
+            tracing::warn!(
+                "{} is not a settings file; using the default settings",
+                path.display()
+            );
+            return Settings::default();
+        }
+    }
+    serde_json::from_value(merged).unwrap_or_else(|e| {
+        tracing::warn!(
+            "{} holds a bad value ({e}); using the default settings",
+            path.display()
+        );
+        Settings::default()
+    })
+}
+
+/// Write `settings` to `path` atomically (temp file + rename).
+pub fn save_settings(path: &Path, settings: &Settings) -> Result<()> {
+    let mut json = serde_json::to_vec_pretty(settings)
+        .map_err(|e| Error::new(ErrorKind::Config, "save settings", e.to_string()))?;
+    json.push(b'\n');
+    let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        std::fs::write(&tmp, &json)?;
+        std::fs::File::open(&tmp)?.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::local_io("save settings", path, &e)
+            .hint("check that the config folder is writable and the disk not full")
+    })
+}
+
+/// Settings as the engine takes them: at least one file in flight, no zero speed limit.
+pub fn sanitize(mut s: Settings) -> Settings {
+    s.files_in_flight = s.files_in_flight.clamp(1, 65_536);
+    s.speed_limit = s.speed_limit.filter(|&l| l > 0);
+    s
+}
+
+/// The saved host a job was queued from: same host, port and user.
+pub fn profile_for_spec(profiles: &[Profile], spec: &JobSpec) -> Option<Profile> {
+    profiles
+        .iter()
+        .find(|p| {
+            p.host == spec.host
+                && spec.port == Some(p.port)
+                && spec.user.as_deref() == Some(p.user.as_str())
+        })
+        .cloned()
+}
+
+/// How jobs reach their host: the saved host they came from (with its keyring secrets),
+/// else the address resolved through ssh_config; the window answers any question.
+pub(crate) fn connect_for(prompts: PromptContext, profiles: Arc<Profiles>) -> ConnectFor {
+    Arc::new(move |spec: &JobSpec| -> Result<ConnectOptions> {
+        let saved = profiles
+            .list()
+            .map(|all| profile_for_spec(&all, spec))
+            .unwrap_or_else(|e| {
+                tracing::warn!("{e}");
+                None
+            });
+        let reach = match saved {
+            Some(p) => Reach::Profile(p),
+            None => Reach::Quick {
+                address: QuickAddress {
+                    user: spec.user.clone(),
+                    host: spec.host.clone(),
+                    port: spec.port,
+                },
+                ssh_config: spec.ssh_config.clone().or_else(sessions::ssh_config_path),
+            },
+        };
+        Ok(sessions::login_options(&prompts, &reach, Mode::Reuse)?.0)
+    })
+}
+
+/// The engine's [`SftpJobRunner`] with the files-in-flight setting as it is when a job
+/// starts (so a change applies to the next job without a restart).
+pub(crate) struct AppRunner {
+    connect: ConnectFor,
+    settings: Arc<Mutex<Settings>>,
+}
+
+impl AppRunner {
+    pub(crate) fn new(connect: ConnectFor, settings: Arc<Mutex<Settings>>) -> AppRunner {
+        AppRunner { connect, settings }
+    }
+}
+
+impl JobRunner for AppRunner {
+    fn run(&self, job: JobRecord, ctx: JobContext) -> BoxFuture<'static, Result<JobReport>> {
+        let files_in_flight = lock(&self.settings).files_in_flight.max(1) as usize;
+        let runner = SftpJobRunner {
+            connect: self.connect.clone(),
+            transfer: TransferOptions::default(),
+            tree: TreeOptions {
+                files_in_flight,
+                ..TreeOptions::default()
+            },
+        };
+        runner.run(job, ctx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ipc::{Overwrite, Theme};
+
+    #[test]
+    fn settings_load_over_defaults_and_round_trip() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join(SETTINGS_FILE);
+        assert_eq!(load_settings(&path), Settings::default());
+        std::fs::write(&path, r#"{"speedLimit": 1000, "theme": "dark"}"#).unwrap();
+        let s = load_settings(&path);
+        assert_eq!(s.speed_limit, Some(1000));
+        assert_eq!(s.theme, Theme::Dark);
+        assert_eq!(s.files_in_flight, Settings::default().files_in_flight);
+        let changed = Settings {
+            overwrite: Overwrite::Skip,
+            show_hidden: true,
+            ..s
+        };
+        save_settings(&path, &changed).unwrap();
+        assert_eq!(load_settings(&path), changed);
+        assert_eq!(
+            std::fs::read_dir(tmp.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
+        std::fs::write(&path, "not json").unwrap();
+        assert_eq!(load_settings(&path), Settings::default());
+        assert_eq!(
+            sanitize(Settings {
+                files_in_flight: 0,
+                speed_limit: Some(0),
+                ..Settings::default()
+            })
+            .files_in_flight,
+            1
+        );
+    }
+}

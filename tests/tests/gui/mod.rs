@@ -1,0 +1,672 @@
+//! Harness for the GUI end-to-end tests: the real `skiff-app` window, driven through
+//! `tauri-driver` (which starts WebKitGTK's `WebKitWebDriver`, which starts the app) on a
+//! display (Xvfb under `make test`).
+//!
+//! [`Gui::launch`] gives the app a private world through tauri-driver's environment, which the
+//! native driver and the app inherit: `HOME` (so `~/.ssh/known_hosts` is the test's),
+//! `SKIFF_CONFIG_DIR`, `SKIFF_QUEUE_DB`, `SKIFF_SSH_CONFIG` and `DISPLAY`; the D-Bus session
+//! (and so the Secret Service) is the test process's own.
+//!
+//! Every step ends with a screenshot, `$CARGO_TARGET_DIR/e2e-screenshots/NN-step.png` (the
+//! WebDriver view of the window) and, when the display is a private Xvfb
+//! (`SKIFF_XVFB=1`, set by `tests/gui-session.sh`), `NN-step.screen.png` (`import -window root`).
+//! `SKIFF_UPDATE_SCREENSHOTS=1` copies the window shots into `docs/screenshots/`.
+
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use fantoccini::actions::{InputSource, KeyAction, KeyActions, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
+use fantoccini::elements::Element;
+use fantoccini::key::Key;
+use fantoccini::{Client, ClientBuilder, Locator};
+
+/// How long a UI element may take to appear before a step fails.
+pub const UI_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Where the tools are. `None` from [`Tools::find`] means "skip" (said loudly).
+pub struct Tools {
+    pub app: PathBuf,
+    pub tauri_driver: PathBuf,
+    pub native_driver: PathBuf,
+    pub display: String,
+}
+
+fn under_ci() -> bool {
+    std::env::var("CI").map(|v| !v.is_empty() && v != "false" && v != "0").unwrap_or(false)
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
+}
+
+/// The cargo target directory this test runs from.
+pub fn target_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(d);
+    }
+    // target/<profile>/deps/<test-binary>
+    let exe = std::env::current_exe().expect("current_exe");
+    exe.parent().and_then(Path::parent).and_then(Path::parent).expect("target dir").to_path_buf()
+}
+
+impl Tools {
+    /// Find the app binary, tauri-driver, WebKitWebDriver and a display. When one is missing:
+    /// under CI (`CI` set) that is a failure; elsewhere the test skips with a loud message.
+    pub fn find() -> Option<Tools> {
+        let mut missing = Vec::new();
+        let app = match std::env::var_os("SKIFF_APP") {
+            Some(p) => PathBuf::from(p),
+            None => {
+                let exe = std::env::current_exe().expect("current_exe");
+                let profile_dir = exe.parent().and_then(Path::parent).expect("profile dir").to_path_buf();
+                [target_dir().join("release/skiff-app"), profile_dir.join("skiff-app")]
+                    .into_iter()
+                    .find(|p| p.is_file())
+                    .unwrap_or_else(|| target_dir().join("release/skiff-app"))
+            }
+        };
+        if !app.is_file() {
+            missing.push(format!(
+                "the app binary {} (build it: cargo build --release -p skiff-app, or set SKIFF_APP)",
+                app.display()
+            ));
+        }
+        let home_bin = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin/tauri-driver"));
+        let tauri_driver = which("tauri-driver").or_else(|| home_bin.filter(|p| p.is_file()));
+        if tauri_driver.is_none() {
+            missing.push("tauri-driver (cargo install tauri-driver --locked)".into());
+        }
+        let native_driver = which("WebKitWebDriver");
+        if native_driver.is_none() {
+            missing.push("WebKitWebDriver (apt-get install webkit2gtk-driver)".into());
+        }
+        let display = std::env::var("DISPLAY").ok().filter(|d| !d.is_empty());
+        if display.is_none() {
+            missing.push("a display: $DISPLAY is unset (run under tests/gui-session.sh, or make test)".into());
+        }
+        if !missing.is_empty() {
+            let list = missing.join("\n  - ");
+            if under_ci() {
+                panic!("GUI end-to-end test cannot run under CI; missing:\n  - {list}");
+            }
+            eprintln!(
+                "\n{bar}\n*** SKIPPED the GUI end-to-end test: missing\n  - {list}\n*** `make test` installs and builds all of it.\n{bar}\n",
+                bar = "*".repeat(78)
+            );
+            return None;
+        }
+        Some(Tools {
+            app,
+            tauri_driver: tauri_driver.unwrap(),
+            native_driver: native_driver.unwrap(),
+            display: display.unwrap(),
+        })
+    }
+}
+
+/// The app's private world.
+pub struct AppEnv {
+    pub dir: tempfile::TempDir,
+    pub home: PathBuf,
+    pub config_dir: PathBuf,
+    pub queue_db: PathBuf,
+    pub ssh_config: PathBuf,
+}
+
+impl AppEnv {
+    pub fn new() -> Result<AppEnv> {
+        let dir = tempfile::Builder::new().prefix("skiff-gui-e2e-").tempdir()?;
+        let home = dir.path().join("home");
+        let config_dir = dir.path().join("config");
+        let queue_db = dir.path().join("queue/skiff-queue.sqlite3");
+        let ssh_config = dir.path().join("ssh_config");
+        std::fs::create_dir_all(&home)?;
+        std::fs::create_dir_all(queue_db.parent().unwrap())?;
+        // The app's own ssh_config: nothing in it (the host is added through the window).
+        std::fs::write(&ssh_config, "# Skiff GUI end-to-end test: intentionally empty\n")?;
+        Ok(AppEnv { dir, home, config_dir, queue_db, ssh_config })
+    }
+
+    /// `HOME/.ssh/known_hosts`, where "trust and save" writes.
+    pub fn known_hosts(&self) -> PathBuf {
+        self.home.join(".ssh/known_hosts")
+    }
+}
+
+/// Screenshots, numbered in the order taken.
+pub struct Shots {
+    pub dir: PathBuf,
+    n: AtomicUsize,
+    root_shots: bool,
+    display: String,
+    taken: std::sync::Mutex<Vec<PathBuf>>,
+}
+
+impl Shots {
+    pub fn new(display: &str) -> Result<Shots> {
+        let dir = target_dir().join("e2e-screenshots");
+        std::fs::create_dir_all(&dir)?;
+        for e in std::fs::read_dir(&dir)? {
+            let p = e?.path();
+            if p.extension().is_some_and(|x| x == "png") {
+                std::fs::remove_file(p)?;
+            }
+        }
+        let root_shots = std::env::var("SKIFF_XVFB").as_deref() == Ok("1");
+        Ok(Shots { dir, n: AtomicUsize::new(0), root_shots, display: display.to_string(), taken: Default::default() })
+    }
+
+    /// The paths of the window screenshots taken so far.
+    pub fn taken(&self) -> Vec<PathBuf> {
+        self.taken.lock().unwrap().clone()
+    }
+
+    /// Copy the window screenshots into `docs/screenshots/` (when SKIFF_UPDATE_SCREENSHOTS=1).
+    pub fn publish_if_asked(&self) -> Result<()> {
+        if std::env::var("SKIFF_UPDATE_SCREENSHOTS").as_deref() != Ok("1") {
+            return Ok(());
+        }
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
+        std::fs::create_dir_all(&docs)?;
+        for e in std::fs::read_dir(&docs)? {
+            let p = e?.path();
+            if p.extension().is_some_and(|x| x == "png") {
+                std::fs::remove_file(p)?;
+            }
+        }
+        for p in self.taken() {
+            std::fs::copy(&p, docs.join(p.file_name().unwrap()))?;
+        }
+        eprintln!("copied {} screenshots into {}", self.taken().len(), docs.display());
+        Ok(())
+    }
+}
+
+/// One running app, driven over WebDriver.
+pub struct Gui {
+    pub client: Client,
+    pub shots: Shots,
+    driver: Child,
+    driver_log: PathBuf,
+    port: u16,
+    app: PathBuf,
+}
+
+fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+impl Gui {
+    /// Start tauri-driver with the app's environment, and open a session (which starts the app).
+    pub async fn launch(tools: &Tools, env: &AppEnv) -> Result<Gui> {
+        let shots = Shots::new(&tools.display)?;
+        let port = free_port()?;
+        let mut native_port = free_port()?;
+        while native_port == port {
+            native_port = free_port()?;
+        }
+        let driver_log = env.dir.path().join("tauri-driver.log");
+        let log = std::fs::File::create(&driver_log)?;
+        let mut cmd = Command::new(&tools.tauri_driver);
+        cmd.arg("--port")
+            .arg(port.to_string())
+            .arg("--native-port")
+            .arg(native_port.to_string())
+            .arg("--native-driver")
+            .arg(&tools.native_driver)
+            .env("HOME", &env.home)
+            .env("SKIFF_CONFIG_DIR", &env.config_dir)
+            .env("SKIFF_QUEUE_DB", &env.queue_db)
+            .env("SKIFF_SSH_CONFIG", &env.ssh_config)
+            .env("DISPLAY", &tools.display)
+            .env_remove("SSH_AUTH_SOCK")
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("XDG_DATA_HOME")
+            .env_remove("XDG_CACHE_HOME")
+            .env("SKIFF_LOG", std::env::var("SKIFF_LOG").unwrap_or_else(|_| "info".into()))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        let driver = cmd.spawn().with_context(|| format!("starting {}", tools.tauri_driver.display()))?;
+        let mut gui_driver = DriverGuard(Some(driver));
+
+        // Wait for tauri-driver to listen.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Some(status) = gui_driver.0.as_mut().unwrap().try_wait()? {
+                bail!("tauri-driver exited ({status}):\n{}", read_to_string_lossy(&driver_log));
+            }
+            if Instant::now() > deadline {
+                bail!("tauri-driver did not listen on {port} within 20 s:\n{}", read_to_string_lossy(&driver_log));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // ... and for the native driver behind it.
+        while TcpStream::connect(("127.0.0.1", native_port)).is_err() {
+            if Instant::now() > deadline {
+                bail!("WebKitWebDriver did not listen on {native_port} within 20 s:\n{}", read_to_string_lossy(&driver_log));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+
+        let client = new_session(port, &tools.app)
+            .await
+            .with_context(|| format!("tauri-driver log:\n{}", read_to_string_lossy(&driver_log)))?;
+        let driver = gui_driver.0.take().unwrap();
+        let gui = Gui { client, shots, driver, driver_log, port, app: tools.app.clone() };
+        gui.wait_ready().await?;
+        Ok(gui)
+    }
+
+    /// Close the window and start the app again on the same tauri-driver (same environment).
+    pub async fn restart_app(&mut self) -> Result<()> {
+        let old = self.client.clone();
+        old.close().await.context("closing the WebDriver session")?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        self.client = new_session(self.port, &self.app)
+            .await
+            .with_context(|| format!("tauri-driver log:\n{}", read_to_string_lossy(&self.driver_log)))?;
+        self.wait_ready().await
+    }
+
+    /// Wait for the page to load and mount; a window that never shows a test id is left to
+    /// the first step to report (with its screenshot).
+    async fn wait_ready(&self) -> Result<()> {
+        let deadline = Instant::now() + UI_TIMEOUT;
+        loop {
+            let n = self
+                .client
+                .execute("return document.readyState === 'complete' ? document.querySelectorAll('[data-testid]').length : -1", vec![])
+                .await;
+            match &n {
+                Ok(v) if v.as_i64().unwrap_or(-1) > 0 => return Ok(()),
+                _ => {}
+            }
+            if Instant::now() > deadline {
+                eprintln!(
+                    "WARNING: the window shows no [data-testid] element after {UI_TIMEOUT:?} (last answer {n:?}); page text: {:?}",
+                    self.page_text().await
+                );
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The first 2,000 characters of the page's visible text (for failure messages).
+    pub async fn page_text(&self) -> String {
+        match self.client.execute("return document.body ? document.body.innerText.slice(0, 2000) : '(no body)'", vec![]).await {
+            Ok(v) => v.as_str().unwrap_or_default().to_string(),
+            Err(e) => format!("(could not read the page: {e})"),
+        }
+    }
+
+    pub fn driver_log(&self) -> String {
+        read_to_string_lossy(&self.driver_log)
+    }
+
+    /// End the session (closes the app) and stop tauri-driver.
+    pub async fn quit(mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.client.clone().close()).await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+
+    // -------------------------------------------------------------------------------------
+    // Screenshots
+
+    /// `NN-name.png` (window) and, on a private Xvfb, `NN-name.screen.png` (whole screen).
+    pub async fn shot(&self, name: &str) -> Option<PathBuf> {
+        let n = self.shots.n.fetch_add(1, Ordering::SeqCst) + 1;
+        let base = format!("{n:02}-{name}");
+        let path = self.shots.dir.join(format!("{base}.png"));
+        let mut out = None;
+        match tokio::time::timeout(Duration::from_secs(20), self.client.screenshot()).await {
+            Ok(Ok(png)) => match std::fs::write(&path, png) {
+                Ok(()) => {
+                    self.shots.taken.lock().unwrap().push(path.clone());
+                    out = Some(path.clone());
+                }
+                Err(e) => eprintln!("(could not write {}: {e})", path.display()),
+            },
+            Ok(Err(e)) => eprintln!("(WebDriver screenshot {base} failed: {e})"),
+            Err(_) => eprintln!("(WebDriver screenshot {base} timed out)"),
+        }
+        if self.shots.root_shots {
+            let screen = self.shots.dir.join(format!("{base}.screen.png"));
+            let st = Command::new("import")
+                .args(["-display", &self.shots.display, "-window", "root"])
+                .arg(&screen)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .output();
+            match st {
+                Ok(o) if o.status.success() => {}
+                Ok(o) => eprintln!("(import -window root failed: {})", String::from_utf8_lossy(&o.stderr).trim()),
+                Err(e) => eprintln!("(import not runnable: {e})"),
+            }
+        }
+        out
+    }
+
+    // -------------------------------------------------------------------------------------
+    // Finding things
+
+    /// All elements matching `css`, now.
+    pub async fn all(&self, css: &str) -> Result<Vec<Element>> {
+        Ok(self.client.find_all(Locator::Css(css)).await?)
+    }
+
+    /// The first element matching `css`, waiting up to `timeout`.
+    pub async fn wait_for(&self, css: &str, timeout: Duration) -> Result<Element> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(mut v) = self.client.find_all(Locator::Css(css)).await {
+                if !v.is_empty() {
+                    return Ok(v.swap_remove(0));
+                }
+            }
+            if Instant::now() > deadline {
+                bail!("no element matches `{css}` after {timeout:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// `[data-testid=ID]`, waiting up to [`UI_TIMEOUT`].
+    pub async fn testid(&self, id: &str) -> Result<Element> {
+        self.wait_for(&tid(id), UI_TIMEOUT).await
+    }
+
+    /// Wait until no element matches `css`.
+    pub async fn wait_gone(&self, css: &str, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let n = self.client.find_all(Locator::Css(css)).await.map(|v| v.len()).unwrap_or(1);
+            if n == 0 {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("`{css}` still present after {timeout:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Poll `check` until it returns `Some`, or fail with what it last said.
+    pub async fn poll<T, F, Fut>(&self, what: &str, timeout: Duration, mut check: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<Option<T>>>,
+    {
+        let deadline = Instant::now() + timeout;
+        let mut last = String::new();
+        loop {
+            match check().await {
+                Ok(Some(v)) => return Ok(v),
+                Ok(None) => {}
+                Err(e) => last = format!("{e:#}"),
+            }
+            if Instant::now() > deadline {
+                bail!("timed out after {timeout:?} waiting for {what}{}", if last.is_empty() { String::new() } else { format!(" (last error: {last})") });
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
+    /// An element's `innerText` (what a person reads; WebKitWebDriver's own "visible text"
+    /// leaves out text in ellipsised spans).
+    pub async fn text_of(&self, e: &Element) -> Result<String> {
+        let v = self.client.execute("return arguments[0].innerText", vec![serde_json::to_value(e)?]).await?;
+        Ok(v.as_str().unwrap_or_default().to_string())
+    }
+
+    /// The text of every element matching `css`, joined by newlines ("" if none).
+    pub async fn texts(&self, css: &str) -> Result<String> {
+        let v = self
+            .client
+            .execute(
+                "return Array.from(document.querySelectorAll(arguments[0])).map(e => e.innerText).join('\\n')",
+                vec![serde_json::Value::String(css.into())],
+            )
+            .await?;
+        Ok(v.as_str().unwrap_or_default().to_string())
+    }
+
+    /// The visible text of the error banner(s), if any (for failure messages).
+    pub async fn error_banner(&self) -> String {
+        self.texts(&tid("error-banner")).await.unwrap_or_default()
+    }
+
+    // -------------------------------------------------------------------------------------
+    // Acting
+
+    pub async fn click(&self, id: &str) -> Result<()> {
+        let e = self.testid(id).await?;
+        e.click().await.with_context(|| format!("clicking [data-testid={id}]"))?;
+        Ok(())
+    }
+
+    pub async fn click_css(&self, css: &str) -> Result<()> {
+        let e = self.wait_for(css, UI_TIMEOUT).await?;
+        e.click().await.with_context(|| format!("clicking `{css}`"))?;
+        Ok(())
+    }
+
+    /// Replace the value of an input: clear it, then type `text`.
+    pub async fn fill_el(&self, e: &Element, text: &str) -> Result<()> {
+        e.clear().await.context("clearing an input")?;
+        // Some inputs keep a value bound through events only; make sure it is empty.
+        let v = e.prop("value").await?.unwrap_or_default();
+        if !v.is_empty() {
+            e.click().await?;
+            self.keys_chord(Key::Control, 'a').await?;
+            self.press(Key::Backspace).await?;
+        }
+        if !text.is_empty() {
+            e.send_keys(text).await.context("typing into an input")?;
+        }
+        Ok(())
+    }
+
+    pub async fn fill(&self, id: &str, text: &str) -> Result<()> {
+        let e = self.testid(id).await?;
+        self.fill_el(&e, text).await.with_context(|| format!("filling [data-testid={id}]"))
+    }
+
+    /// Choose `value` in a `<select>`; fires `input`/`change` as a person's choice would.
+    pub async fn select(&self, id: &str, value: &str) -> Result<()> {
+        let e = self.testid(id).await?;
+        if e.select_by_value(value).await.is_err() || e.prop("value").await?.as_deref() != Some(value) {
+            self.client
+                .execute(
+                    "const s = arguments[0]; s.value = arguments[1]; \
+                     s.dispatchEvent(new Event('input', {bubbles: true})); \
+                     s.dispatchEvent(new Event('change', {bubbles: true}));",
+                    vec![serde_json::to_value(&e)?, serde_json::Value::String(value.into())],
+                )
+                .await?;
+        }
+        let got = e.prop("value").await?.unwrap_or_default();
+        if got != value {
+            bail!("[data-testid={id}] shows {got:?} after choosing {value:?}");
+        }
+        Ok(())
+    }
+
+    /// Press and release one key, sent to whatever has the focus (as a keyboard does).
+    pub async fn press(&self, key: Key) -> Result<()> {
+        let k: char = key.into();
+        let actions = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: k })
+            .then(KeyAction::Up { value: k });
+        self.client.perform_actions(actions).await.with_context(|| format!("pressing {key:?}"))?;
+        self.client.release_actions().await?;
+        Ok(())
+    }
+
+    /// Hold `modifier`, press `c`, release both.
+    pub async fn keys_chord(&self, modifier: Key, c: char) -> Result<()> {
+        let m: char = modifier.into();
+        let actions = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: m })
+            .then(KeyAction::Down { value: c })
+            .then(KeyAction::Up { value: c })
+            .then(KeyAction::Up { value: m });
+        self.client.perform_actions(actions).await?;
+        self.client.release_actions().await?;
+        Ok(())
+    }
+
+    /// A real double click (two pointer clicks in a row) on `e`.
+    pub async fn double_click(&self, e: &Element) -> Result<()> {
+        let actions = MouseActions::new("mouse".into())
+            .then(PointerAction::MoveToElement { element: e.clone(), duration: None, x: 0.0, y: 0.0 })
+            .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
+            .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT })
+            .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
+            .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
+        self.client.perform_actions(actions).await.context("double click")?;
+        self.client.release_actions().await?;
+        Ok(())
+    }
+
+    /// Run JavaScript in the window.
+    pub async fn js(&self, script: &str, args: Vec<serde_json::Value>) -> Result<serde_json::Value> {
+        Ok(self.client.execute(script, args).await?)
+    }
+}
+
+/// `[data-testid="id"]`.
+pub fn tid(id: &str) -> String {
+    format!("[data-testid=\"{id}\"]")
+}
+
+/// A row named `name` in a pane (`pane-local` / `pane-remote`).
+pub fn row(pane: &str, name: &str) -> String {
+    format!("[data-testid=\"{pane}\"] [data-testid=\"row\"][data-name=\"{}\"]", css_escape(name))
+}
+
+pub fn css_escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+async fn new_session(port: u16, app: &Path) -> Result<Client> {
+    let mut caps = serde_json::Map::new();
+    caps.insert("tauri:options".into(), serde_json::json!({ "application": app }));
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let client = tokio::time::timeout(
+        Duration::from_secs(60),
+        ClientBuilder::new(connector).capabilities(caps).connect(&format!("http://127.0.0.1:{port}")),
+    )
+    .await
+    .map_err(|_| anyhow!("creating the WebDriver session (starting the app) took over 60 s"))?
+    .context("creating the WebDriver session (starting the app)")?;
+    Ok(client)
+}
+
+struct DriverGuard(Option<Child>);
+
+impl Drop for DriverGuard {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Gui {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+pub fn read_to_string_lossy(p: &Path) -> String {
+    let mut v = Vec::new();
+    if let Ok(mut f) = std::fs::File::open(p) {
+        let _ = f.read_to_end(&mut v);
+    }
+    String::from_utf8_lossy(&v).into_owned()
+}
+
+// -----------------------------------------------------------------------------------------
+// Steps and the report
+
+/// What happened to each step; the test fails at the end if any step failed.
+#[derive(Default)]
+pub struct Report {
+    pub lines: Vec<(String, Result<String, String>, Option<PathBuf>)>,
+}
+
+impl Report {
+    pub fn passed(&self, step: &str) -> bool {
+        self.lines.iter().any(|(s, r, _)| s == step && r.is_ok())
+    }
+
+    pub fn failures(&self) -> Vec<String> {
+        self.lines
+            .iter()
+            .filter_map(|(s, r, shot)| {
+                r.as_ref().err().map(|e| {
+                    format!(
+                        "step {s}: {e}{}",
+                        shot.as_ref().map(|p| format!("\n    screenshot: {}", p.display())).unwrap_or_default()
+                    )
+                })
+            })
+            .collect()
+    }
+
+    pub fn summary(&self) -> String {
+        let mut out = String::new();
+        for (s, r, shot) in &self.lines {
+            let shot = shot.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "(no screenshot)".into());
+            match r {
+                Ok(note) => out.push_str(&format!("  ok    {s:<28} {note} [{shot}]\n")),
+                Err(e) => out.push_str(&format!("  FAIL  {s:<28} {} [{shot}]\n", e.lines().next().unwrap_or(""))),
+            }
+        }
+        out
+    }
+}
+
+impl Gui {
+    /// Record a step's outcome and take its screenshot.
+    pub async fn finish(&self, report: &mut Report, step: &str, started: Instant, r: Result<String>) {
+        let secs = started.elapsed().as_secs_f64();
+        let r = match r {
+            Ok(note) => {
+                eprintln!("STEP {step}: ok ({secs:.1} s){}", if note.is_empty() { String::new() } else { format!(" — {note}") });
+                Ok(note)
+            }
+            Err(e) => {
+                let banner = self.error_banner().await;
+                let mut msg = if banner.trim().is_empty() { format!("{e:#}") } else { format!("{e:#} [error-banner: {}]", banner.trim()) };
+                let page: String = self.page_text().await.chars().take(400).collect();
+                msg.push_str(&format!("\n    page text: {:?}", page));
+                eprintln!("STEP {step}: FAILED ({secs:.1} s): {msg}");
+                Err(msg)
+            }
+        };
+        let name = if r.is_ok() { step.to_string() } else { format!("{step}-FAILED") };
+        let shot = self.shot(&name).await;
+        report.lines.push((step.to_string(), r, shot));
+    }
+
+    /// Record a step that did not run because an earlier one failed.
+    pub fn skip(&self, report: &mut Report, step: &str, because: &str) {
+        eprintln!("STEP {step}: not run (needs {because})");
+        report.lines.push((step.to_string(), Err(format!("not run: needs step `{because}`, which failed")), None));
+    }
+}
