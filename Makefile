@@ -81,8 +81,8 @@ test: deps deps-app ui
 
 # Only the GUI end-to-end test (builds what it needs first).
 test-e2e: deps deps-app ui
-	cargo build --release --locked -p skiff-cli -p skiff-app
-	SKIFF_BIN=$(CLI_BIN) SKIFF_APP=$(APP_BIN) \
+	cargo build --release --locked -p skiff-app
+	SKIFF_APP=$(APP_BIN) \
 	  tests/gui-session.sh test cargo test --locked --release -p skiff-tests --test gui_e2e -- --nocapture
 
 bench: deps-bench

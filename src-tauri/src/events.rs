@@ -252,6 +252,10 @@ impl Batch {
 /// Inputs handled in one go before the forwarder looks at its flush timer again.
 const DRAIN_AT_MOST: usize = 4096;
 
+/// Job rows kept while no window is subscribed. Beyond this (a big queue loaded at startup)
+/// they are dropped: a window that subscribes lists the whole queue with `jobs_list` anyway.
+pub const UNSUBSCRIBED_ROWS: usize = 1000;
+
 /// The forwarding task: reads `inputs` until every [`EventHub`] is dropped.
 pub async fn forward(mut inputs: mpsc::UnboundedReceiver<Input>) {
     let mut f = Forwarder::default();
@@ -310,6 +314,10 @@ impl Forwarder {
                         }
                     }
                     self.batch.add_rows(jobs);
+                    if self.sink.is_none() && self.batch.rows.len() > UNSUBSCRIBED_ROWS {
+                        self.batch.rows.clear();
+                        self.batch.row_index.clear();
+                    }
                 }
                 UiEvent::JobsRemoved { ids } => self.batch.remove(ids),
                 p @ UiEvent::Progress { .. } => self.batch.progress = Some(p),
@@ -526,6 +534,19 @@ mod tests {
             }
         ));
         assert_eq!(got.len(), 3);
+        // A big queue loaded before the window subscribed is not sent: the window lists it.
+        let late = Collector::default();
+        let (hub2, rx2) = EventHub::new();
+        tokio::spawn(forward(rx2));
+        hub2.emit(UiEvent::Jobs {
+            jobs: (0..5000).map(|n| row(n, 0)).collect(),
+        });
+        hub2.subscribe(late.clone());
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(late
+            .take()
+            .iter()
+            .all(|(_, e)| matches!(e, UiEvent::Jobs { jobs } if jobs.len() <= UNSUBSCRIBED_ROWS)));
         // A reload: the open question again, nothing else.
         let second = Collector::default();
         hub.subscribe(second.clone());

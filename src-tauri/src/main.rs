@@ -44,6 +44,28 @@ fn subscribe(
     Ok(())
 }
 
+/// SIGTERM or SIGINT end the app the orderly way (the `Exit` event below), so the sandbox's
+/// sshd and the transfers are stopped rather than orphaned.
+fn exit_on_signal(handle: tauri::AppHandle) {
+    #[cfg(unix)]
+    tauri::async_runtime::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        handle.exit(0);
+    });
+    #[cfg(not(unix))]
+    let _ = handle;
+}
+
 fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -86,6 +108,7 @@ fn main() {
             let state = tauri::async_runtime::block_on(async move { AppState::start(data_dir) })
                 .map_err(|e| format!("Skiff could not start: {e}"))?;
             app.manage(state);
+            exit_on_signal(app.handle().clone());
             Ok(())
         })
         .build(tauri::generate_context!())

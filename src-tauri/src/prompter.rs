@@ -252,17 +252,26 @@ impl GuiPrompter {
         if let Some(s) = lock(&self.offered).stored.get(k) {
             return s.clone();
         }
-        let mut found = None;
-        if let Some(id) = self.login.profile_id.clone() {
-            let secrets = self.ctx.secrets.clone();
-            match tokio::task::spawn_blocking(move || secrets.get(&id, kind)).await {
-                Ok(Ok(s)) => found = s,
-                Ok(Err(e)) => tracing::warn!("{e}"),
-                Err(e) => tracing::warn!("keyring lookup failed: {e}"),
+        let known = || self.ctx.known.get(&self.login.known_key, kind);
+        // A job's logins take the secret that logged in this run first: one keyring round
+        // trip (D-Bus) less per job. A person's login asks the keyring first.
+        let mut found = if self.mode == Mode::Reuse {
+            known()
+        } else {
+            None
+        };
+        if found.is_none() {
+            if let Some(id) = self.login.profile_id.clone() {
+                let secrets = self.ctx.secrets.clone();
+                match tokio::task::spawn_blocking(move || secrets.get(&id, kind)).await {
+                    Ok(Ok(s)) => found = s,
+                    Ok(Err(e)) => tracing::warn!("{e}"),
+                    Err(e) => tracing::warn!("keyring lookup failed: {e}"),
+                }
             }
         }
         if found.is_none() {
-            found = self.ctx.known.get(&self.login.known_key, kind);
+            found = known();
         }
         lock(&self.offered).stored.insert(k, found.clone());
         found

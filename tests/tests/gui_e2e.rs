@@ -59,13 +59,21 @@ impl World {
 }
 
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
 }
 
 fn expected_fingerprint(host_key: &Path) -> Result<String> {
     let mut pubkey = host_key.as_os_str().to_owned();
     pubkey.push(".pub");
-    let out = Command::new("ssh-keygen").arg("-lf").arg(&pubkey).output().context("ssh-keygen -lf")?;
+    let out = Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(&pubkey)
+        .output()
+        .context("ssh-keygen -lf")?;
     let text = String::from_utf8_lossy(&out.stdout);
     text.split_whitespace()
         .find(|w| w.starts_with("SHA256:"))
@@ -93,12 +101,24 @@ fn set_up_files(sshd: &Sshd, local: &Path) -> Result<()> {
 
     make_tree(
         &local.join("upload-tree"),
-        &TreeSpec { files: 40, dirs: 4, min_size: 0, max_size: 64 * 1024, seed: 7, depth: 3, awkward_names: false, big_files: vec![] },
+        &TreeSpec {
+            files: 40,
+            dirs: 4,
+            min_size: 0,
+            max_size: 64 * 1024,
+            seed: 7,
+            depth: 3,
+            awkward_names: false,
+            big_files: vec![],
+        },
     )?;
     let many = local.join("many");
     std::fs::create_dir(&many)?;
     for i in 0..MANY_JOBS {
-        std::fs::write(many.join(format!("tiny-{i:04}.txt")), format!("tiny file {i}\n"))?;
+        std::fs::write(
+            many.join(format!("tiny-{i:04}.txt")),
+            format!("tiny file {i}\n"),
+        )?;
     }
     std::fs::create_dir(local.join("downloads"))?;
     Ok(())
@@ -124,9 +144,14 @@ async fn gui_end_to_end() {
 
 async fn run(tools: Tools) -> Result<()> {
     let t0 = Instant::now();
-    let sshd = Sshd::start_with(SshdOptions { password: Some(PASSWORD.into()), ..Default::default() })?;
+    let sshd = Sshd::start_with(SshdOptions {
+        password: Some(PASSWORD.into()),
+        ..Default::default()
+    })?;
     assert_eq!(sshd.user, PASSWORD_USER);
-    let local = tempfile::Builder::new().prefix("skiff-gui-local-").tempdir()?;
+    let local = tempfile::Builder::new()
+        .prefix("skiff-gui-local-")
+        .tempdir()?;
     set_up_files(&sshd, local.path())?;
     let fingerprint = expected_fingerprint(&sshd.host_key)?;
     let env = AppEnv::new()?;
@@ -137,9 +162,18 @@ async fn run(tools: Tools) -> Result<()> {
         env.home.display(),
         t0.elapsed().as_secs_f64()
     );
-    let mut w = World { sshd, env, local, fingerprint, host_id: None, known_hosts_line: None };
+    let mut w = World {
+        sshd,
+        env,
+        local,
+        fingerprint,
+        host_id: None,
+        known_hosts_line: None,
+    };
 
-    let mut gui = Gui::launch(&tools, &w.env).await.context("starting the app through tauri-driver")?;
+    let mut gui = Gui::launch(&tools, &w.env)
+        .await
+        .context("starting the app through tauri-driver")?;
     let mut report = Report::default();
 
     macro_rules! step {
@@ -157,16 +191,28 @@ async fn run(tools: Tools) -> Result<()> {
 
     step!("welcome", needs [], welcome(&gui));
     step!("add-host", needs [], add_host(&gui, &mut w));
-    step!("connect", needs ["add-host"], connect(&gui, &mut w));
-    step!("browse", needs ["connect"], browse(&gui, &w));
-    step!("upload-folder", needs ["connect"], upload_folder(&gui, &w));
-    step!("download-file", needs ["connect"], download_file(&gui, &w));
-    step!("password-in-keyring-only", needs ["add-host"], password_in_keyring_only(&w));
-    step!("big-folder", needs ["connect"], big_folder(&gui, &w));
-    step!("many-jobs", needs ["connect"], many_jobs(&gui, &w));
-    step!("hostkey-changed", needs ["connect"], hostkey_changed(&mut gui, &w));
+    step!("connect", needs["add-host"], connect(&gui, &mut w));
+    step!("browse", needs["connect"], browse(&gui, &w));
+    step!("upload-folder", needs["connect"], upload_folder(&gui, &w));
+    step!("download-file", needs["connect"], download_file(&gui, &w));
+    step!(
+        "password-in-keyring-only",
+        needs["add-host"],
+        password_in_keyring_only(&w)
+    );
+    step!("big-folder", needs["connect"], big_folder(&gui, &w));
+    step!("many-jobs", needs["connect"], many_jobs(&gui, &w));
+    step!(
+        "hostkey-changed",
+        needs["connect"],
+        hostkey_changed(&mut gui, &w)
+    );
 
-    eprintln!("\nGUI end-to-end steps ({:.0} s):\n{}", t0.elapsed().as_secs_f64(), report.summary());
+    eprintln!(
+        "\nGUI end-to-end steps ({:.0} s):\n{}",
+        t0.elapsed().as_secs_f64(),
+        report.summary()
+    );
     eprintln!("screenshots: {}", gui.shots.dir.display());
     gui.shots.publish_if_asked()?;
     let failures = report.failures();
@@ -211,7 +257,9 @@ async fn add_host(gui: &Gui, w: &mut World) -> Result<String> {
     gui.fill("host-secret", PASSWORD).await?;
     gui.shot("host-editor-filled").await;
     gui.click("host-save").await?;
-    gui.wait_gone(&tid("host-editor"), UI_TIMEOUT).await.context("the host editor stays open after host-save")?;
+    gui.wait_gone(&tid("host-editor"), UI_TIMEOUT)
+        .await
+        .context("the host editor stays open after host-save")?;
     let items_css = format!("{} {}", tid("host-list"), tid("host-item"));
     let found = gui
         .poll("the new host in host-list", UI_TIMEOUT, || async {
@@ -254,7 +302,9 @@ async fn click_connect(gui: &Gui, w: &World) -> Result<()> {
 }
 
 async fn connection_text(gui: &Gui) -> String {
-    gui.texts(&tid("connection-status")).await.unwrap_or_default()
+    gui.texts(&tid("connection-status"))
+        .await
+        .unwrap_or_default()
 }
 
 fn says_connected(status: &str) -> bool {
@@ -263,7 +313,9 @@ fn says_connected(status: &str) -> bool {
 }
 
 async fn goto_path(gui: &Gui, pane: &str, path: &Path) -> Result<()> {
-    let input = gui.wait_for(&format!("{} {}", tid(pane), tid("path-input")), UI_TIMEOUT).await?;
+    let input = gui
+        .wait_for(&format!("{} {}", tid(pane), tid("path-input")), UI_TIMEOUT)
+        .await?;
     gui.fill_el(&input, &path.display().to_string()).await?;
     gui.press(Key::Enter).await
 }
@@ -276,8 +328,13 @@ async fn wait_row(gui: &Gui, pane: &str, name: &str) -> Result<fantoccini::eleme
 
 async fn connect(gui: &Gui, w: &mut World) -> Result<String> {
     click_connect(gui, w).await?;
-    let dialog = gui.testid("hostkey-dialog").await.context("no hostkey-dialog for the unknown server key")?;
-    let fp = gui.text_of(&gui.testid("hostkey-fingerprint").await?).await?;
+    let dialog = gui
+        .testid("hostkey-dialog")
+        .await
+        .context("no hostkey-dialog for the unknown server key")?;
+    let fp = gui
+        .text_of(&gui.testid("hostkey-fingerprint").await?)
+        .await?;
     if !fp.contains(&w.fingerprint) {
         bail!("hostkey-fingerprint shows {fp:?}, want {}", w.fingerprint);
     }
@@ -288,28 +345,44 @@ async fn connect(gui: &Gui, w: &mut World) -> Result<String> {
     // Connected, without being asked for the saved password.
     let prompted = std::cell::Cell::new(false);
     let status = gui
-        .poll("connection-status to say connected", Duration::from_secs(30), || async {
-            if !gui.all(&tid("prompt-dialog")).await?.is_empty() {
-                // The saved password was not used. Answer, so later steps can run, but fail.
-                prompted.set(true);
-                gui.shot("unexpected-password-prompt").await;
-                gui.fill("prompt-input", PASSWORD).await?;
-                gui.click("prompt-ok").await?;
-            }
-            let s = connection_text(gui).await;
-            Ok(says_connected(&s).then_some(s))
-        })
+        .poll(
+            "connection-status to say connected",
+            Duration::from_secs(30),
+            || async {
+                if !gui.all(&tid("prompt-dialog")).await?.is_empty() {
+                    // The saved password was not used. Answer, so later steps can run, but fail.
+                    prompted.set(true);
+                    gui.shot("unexpected-password-prompt").await;
+                    gui.fill("prompt-input", PASSWORD).await?;
+                    gui.click("prompt-ok").await?;
+                }
+                let s = connection_text(gui).await;
+                Ok(says_connected(&s).then_some(s))
+            },
+        )
         .await?;
 
     // "Trust and save" wrote the key into the test HOME's known_hosts.
     let kh = w.env.known_hosts();
-    let text = std::fs::read_to_string(&kh).with_context(|| format!("reading {} after trust-and-save", kh.display()))?;
-    let key_b64 = w.sshd.host_key_pub_line.split_whitespace().nth(1).unwrap().to_string();
+    let text = std::fs::read_to_string(&kh)
+        .with_context(|| format!("reading {} after trust-and-save", kh.display()))?;
+    let key_b64 = w
+        .sshd
+        .host_key_pub_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string();
     let (idx, line) = text
         .lines()
         .enumerate()
         .find(|(_, l)| l.contains(&key_b64))
-        .with_context(|| format!("{} does not hold the server's key after trust-and-save:\n{text}", kh.display()))?;
+        .with_context(|| {
+            format!(
+                "{} does not hold the server's key after trust-and-save:\n{text}",
+                kh.display()
+            )
+        })?;
     w.known_hosts_line = Some((idx + 1, line.to_string()));
 
     // The remote pane, in the server's test folder.
@@ -317,7 +390,11 @@ async fn connect(gui: &Gui, w: &mut World) -> Result<String> {
     for name in ["hello.txt", "sub", "download-me.bin", "big"] {
         wait_row(gui, "pane-remote", name).await?;
     }
-    let kind = gui.testid("pane-remote").await?.find(fantoccini::Locator::Css(&row("pane-remote", "sub"))).await;
+    let kind = gui
+        .testid("pane-remote")
+        .await?
+        .find(fantoccini::Locator::Css(&row("pane-remote", "sub")))
+        .await;
     let kind = match kind {
         Ok(e) => e.attr("data-kind").await?.unwrap_or_default(),
         Err(_) => String::new(),
@@ -326,27 +403,51 @@ async fn connect(gui: &Gui, w: &mut World) -> Result<String> {
         bail!("the row `sub` has data-kind={kind:?}, want \"dir\"");
     }
     if prompted.get() {
-        bail!("connecting asked for the password (prompt-dialog) although it was saved with the host");
+        bail!(
+            "connecting asked for the password (prompt-dialog) although it was saved with the host"
+        );
     }
-    Ok(format!("status {:?}; known_hosts line {}", status.trim(), idx + 1))
+    Ok(format!(
+        "status {:?}; known_hosts line {}",
+        status.trim(),
+        idx + 1
+    ))
 }
 
 async fn browse(gui: &Gui, w: &World) -> Result<String> {
+    let mut problems = Vec::new();
+    // Double click opens the folder; Backspace goes up.
     let sub = wait_row(gui, "pane-remote", "sub").await?;
-    // Double click opens the folder.
     gui.double_click(&sub).await?;
-    wait_row(gui, "pane-remote", "inner.txt").await.context("double-clicking `sub` did not open it")?;
+    wait_row(gui, "pane-remote", "inner.txt")
+        .await
+        .context("double-clicking `sub` did not open it")?;
     gui.shot("remote-in-sub").await;
-    // Backspace goes up.
+    let focus = gui.focused().await;
     gui.press(Key::Backspace).await?;
-    wait_row(gui, "pane-remote", "hello.txt").await.context("Backspace did not go back up from `sub`")?;
-    // Select + Enter opens it too.
+    if let Err(e) = wait_row(gui, "pane-remote", "hello.txt").await {
+        problems.push(format!("Backspace after double-clicking into `sub` did not go back up (focus was on {focus}): {e:#}"));
+        gui.shot("browse-backspace-after-double-click-FAILED").await;
+        goto_path(gui, "pane-remote", w.remote_root()).await?;
+        wait_row(gui, "pane-remote", "hello.txt").await?;
+    }
+    // Select + Enter opens it too; Backspace goes up.
     gui.click_css(&row("pane-remote", "sub")).await?;
     gui.press(Key::Enter).await?;
-    wait_row(gui, "pane-remote", "inner.txt").await.context("Enter on `sub` did not open it")?;
+    wait_row(gui, "pane-remote", "inner.txt")
+        .await
+        .context("Enter on `sub` did not open it")?;
+    let focus = gui.focused().await;
     gui.press(Key::Backspace).await?;
-    wait_row(gui, "pane-remote", "hello.txt").await.context("Backspace did not go back up from `sub` (2nd time)")?;
-    let _ = w;
+    if let Err(e) = wait_row(gui, "pane-remote", "hello.txt").await {
+        problems.push(format!(
+            "Backspace after Enter into `sub` did not go back up (focus was on {focus}): {e:#}"
+        ));
+        goto_path(gui, "pane-remote", w.remote_root()).await?;
+    }
+    if !problems.is_empty() {
+        bail!("{}", problems.join("; "));
+    }
     Ok(String::new())
 }
 
@@ -362,30 +463,46 @@ async fn wait_job_done(gui: &Gui, name: &str, timeout: Duration) -> Result<Strin
             Ok(None)
         })
         .await?;
-    let css = if job_id.is_empty() { tid("job-row") } else { format!("{}[data-job-id=\"{job_id}\"]", tid("job-row")) };
+    let css = if job_id.is_empty() {
+        tid("job-row")
+    } else {
+        format!("{}[data-job-id=\"{job_id}\"]", tid("job-row"))
+    };
     let deadline = Instant::now() + timeout;
     loop {
         let el = gui.wait_for(&css, UI_TIMEOUT).await?;
         let state = el.attr("data-state").await?.unwrap_or_default();
         match state.as_str() {
             "done" => break,
-            "failed" | "cancelled" => bail!("job {job_id} ({name}) ended {state}: {}", gui.text_of(&el).await.unwrap_or_default()),
+            "failed" | "cancelled" => bail!(
+                "job {job_id} ({name}) ended {state}: {}",
+                gui.text_of(&el).await.unwrap_or_default()
+            ),
             _ => {}
         }
         if !gui.all(&tid("overwrite-dialog")).await?.is_empty() {
             bail!("an overwrite-dialog appeared for job {job_id} ({name}), whose destination did not exist");
         }
         if Instant::now() > deadline {
-            bail!("job {job_id} ({name}) still {state:?} after {timeout:?}: {}", gui.text_of(&el).await.unwrap_or_default());
+            bail!(
+                "job {job_id} ({name}) still {state:?} after {timeout:?}: {}",
+                gui.text_of(&el).await.unwrap_or_default()
+            );
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let progress = gui
-        .poll("job-progress to read 100%", Duration::from_secs(5), || async {
-            let el = gui.wait_for(&format!("{css} {}", tid("job-progress")), UI_TIMEOUT).await?;
-            let t = gui.text_of(&el).await?;
-            Ok(t.contains("100%").then_some(t))
-        })
+        .poll(
+            "job-progress to read 100%",
+            Duration::from_secs(5),
+            || async {
+                let el = gui
+                    .wait_for(&format!("{css} {}", tid("job-progress")), UI_TIMEOUT)
+                    .await?;
+                let t = gui.text_of(&el).await?;
+                Ok(t.contains("100%").then_some(t))
+            },
+        )
         .await?;
     Ok(format!("job {job_id} done, progress {:?}", progress.trim()))
 }
@@ -398,37 +515,64 @@ async fn upload_folder(gui: &Gui, w: &World) -> Result<String> {
     gui.press(Key::F5).await?;
     let note = wait_job_done(gui, "upload-tree", Duration::from_secs(120)).await?;
     let want = manifest(&w.local_root().join("upload-tree"))?;
-    let got = manifest(&w.remote_root().join("upload-tree")).context("the uploaded folder is not on the server")?;
+    let got = manifest(&w.remote_root().join("upload-tree"))
+        .context("the uploaded folder is not on the server")?;
     if let Some(d) = manifest_diff(&want, &got) {
         bail!("the server's copy differs from the local folder: {d}");
     }
     // The remote pane shows the new folder.
-    wait_row(gui, "pane-remote", "upload-tree").await.context("upload done, but the remote pane does not show it")?;
-    Ok(format!("{note}; {} entries identical on the server", want.len()))
+    wait_row(gui, "pane-remote", "upload-tree")
+        .await
+        .context("upload done, but the remote pane does not show it")?;
+    Ok(format!(
+        "{note}; {} entries identical on the server",
+        want.len()
+    ))
 }
 
 async fn download_file(gui: &Gui, w: &World) -> Result<String> {
     let dl = w.local_root().join("downloads");
     goto_path(gui, "pane-local", &dl).await?;
-    gui.wait_for(&format!("{} {}", tid("pane-local"), tid("pane-status")), UI_TIMEOUT).await?;
+    gui.wait_for(
+        &format!("{} {}", tid("pane-local"), tid("pane-status")),
+        UI_TIMEOUT,
+    )
+    .await?;
     goto_path(gui, "pane-remote", w.remote_root()).await?;
-    gui.click_css(&row("pane-remote", "download-me.bin")).await?;
+    gui.click_css(&row("pane-remote", "download-me.bin"))
+        .await?;
     gui.press(Key::F5).await?;
     let note = wait_job_done(gui, "download-me.bin", Duration::from_secs(120)).await?;
     let want = std::fs::read(w.remote_root().join("download-me.bin"))?;
-    let got = std::fs::read(dl.join("download-me.bin")).context("the downloaded file is not in the local folder")?;
+    let got = std::fs::read(dl.join("download-me.bin"))
+        .context("the downloaded file is not in the local folder")?;
     if want != got {
-        bail!("downloaded bytes differ ({} vs {} bytes)", got.len(), want.len());
+        bail!(
+            "downloaded bytes differ ({} vs {} bytes)",
+            got.len(),
+            want.len()
+        );
     }
-    let shown = gui.wait_for(&row("pane-local", "download-me.bin"), Duration::from_secs(10)).await.is_ok();
-    Ok(format!("{note}; {} bytes equal; local pane shows it: {shown}", got.len()))
+    let shown = gui
+        .wait_for(
+            &row("pane-local", "download-me.bin"),
+            Duration::from_secs(10),
+        )
+        .await
+        .is_ok();
+    Ok(format!(
+        "{note}; {} bytes equal; local pane shows it: {shown}",
+        got.len()
+    ))
 }
 
 fn files_under(root: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             match e.file_type() {
@@ -447,13 +591,28 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 
 async fn password_in_keyring_only(w: &World) -> Result<String> {
     // In the Secret Service, under service "skiff".
-    let out = Command::new("secret-tool").args(["search", "--all", "service", "skiff"]).output().context("running secret-tool")?;
-    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("secret-tool")
+        .args(["search", "--all", "service", "skiff"])
+        .output()
+        .context("running secret-tool")?;
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     if !all.contains(PASSWORD) {
         bail!("`secret-tool search --all service skiff` does not show the password:\n{all}");
     }
     if let Some(id) = &w.host_id {
-        let out = Command::new("secret-tool").args(["lookup", "service", "skiff", "username", &format!("{id}:password")]).output()?;
+        let out = Command::new("secret-tool")
+            .args([
+                "lookup",
+                "service",
+                "skiff",
+                "username",
+                &format!("{id}:password"),
+            ])
+            .output()?;
         let got = String::from_utf8_lossy(&out.stdout);
         if got.trim_end_matches('\n') != PASSWORD {
             bail!("secret-tool lookup service skiff username {id}:password gives {got:?}");
@@ -465,7 +624,10 @@ async fn password_in_keyring_only(w: &World) -> Result<String> {
     let mut files = files_under(&w.env.config_dir);
     files.extend(files_under(w.env.queue_db.parent().unwrap()));
     if files.is_empty() {
-        bail!("the app wrote no file under SKIFF_CONFIG_DIR {} (where is the host saved?)", w.env.config_dir.display());
+        bail!(
+            "the app wrote no file under SKIFF_CONFIG_DIR {} (where is the host saved?)",
+            w.env.config_dir.display()
+        );
     }
     for f in &files {
         checked += 1;
@@ -476,7 +638,11 @@ async fn password_in_keyring_only(w: &World) -> Result<String> {
     // The rest of the app's HOME (WebKit's storage and caches) is reported, not judged.
     let home_hits: Vec<String> = files_under(&w.env.home)
         .into_iter()
-        .filter(|f| std::fs::read(f).map(|b| contains(&b, PASSWORD.as_bytes())).unwrap_or(false))
+        .filter(|f| {
+            std::fs::read(f)
+                .map(|b| contains(&b, PASSWORD.as_bytes()))
+                .unwrap_or(false)
+        })
         .map(|f| f.display().to_string())
         .collect();
     if !home_hits.is_empty() {
@@ -485,22 +651,31 @@ async fn password_in_keyring_only(w: &World) -> Result<String> {
     if !leaks.is_empty() {
         bail!("the password is stored in plain text in: {leaks:?}");
     }
-    Ok(format!("in the keyring; absent from {checked} files under the config/queue folders"))
+    Ok(format!(
+        "in the keyring; absent from {checked} files under the config/queue folders"
+    ))
 }
 
 async fn big_folder(gui: &Gui, w: &World) -> Result<String> {
     let big = w.remote_root().join("big");
-    let input = gui.wait_for(&format!("{} {}", tid("pane-remote"), tid("path-input")), UI_TIMEOUT).await?;
-    // Measure inside the page: from the Enter keydown to the first row of the new folder
-    // in the DOM (and painted: the next animation frame).
+    let input = gui
+        .wait_for(
+            &format!("{} {}", tid("pane-remote"), tid("path-input")),
+            UI_TIMEOUT,
+        )
+        .await?;
+    // Measured from outside (Enter sent → WebDriver finds a row of the new folder), and inside
+    // the page (Enter keydown → first row in the DOM → the next animation frame).
     let first_row_css = format!("{} {}[data-name^=\"big-\"]", tid("pane-remote"), tid("row"));
     gui.js(
         "const input = arguments[0], sel = arguments[1];\
-         window.__e2e = {t0: null, t1: null};\
+         window.__e2e = {t0: null, dom: null, paint: null};\
          input.addEventListener('keydown', e => { if (e.key === 'Enter' && window.__e2e.t0 === null) window.__e2e.t0 = performance.now(); }, {capture: true});\
-         const seen = () => { if (window.__e2e.t1 === null && window.__e2e.t0 !== null && document.querySelector(sel)) {\
-             requestAnimationFrame(() => { if (window.__e2e.t1 === null) window.__e2e.t1 = performance.now(); }); return true; } return false; };\
-         const mo = new MutationObserver(() => { if (seen()) mo.disconnect(); });\
+         const mo = new MutationObserver(() => {\
+             if (window.__e2e.t0 !== null && window.__e2e.dom === null && document.querySelector(sel)) {\
+                 window.__e2e.dom = performance.now(); mo.disconnect();\
+                 requestAnimationFrame(() => { window.__e2e.paint = performance.now(); });\
+             } });\
          mo.observe(document.body, {childList: true, subtree: true, attributes: true});",
         vec![serde_json::to_value(&input)?, serde_json::Value::String(first_row_css.clone())],
     )
@@ -508,40 +683,47 @@ async fn big_folder(gui: &Gui, w: &World) -> Result<String> {
     gui.fill_el(&input, &big.display().to_string()).await?;
     let sent = Instant::now();
     gui.press(Key::Enter).await?;
-    gui.wait_for(&first_row_css, Duration::from_secs(30)).await.context("no row of the 100,000-entry folder within 30 s")?;
-    let wall_ms = sent.elapsed().as_secs_f64() * 1000.0;
-    let page = gui
-        .poll("the in-page first-row timestamp", Duration::from_secs(5), || async {
-            let v = gui.js("return window.__e2e", vec![]).await?;
-            let (t0, t1) = (v["t0"].as_f64(), v["t1"].as_f64());
-            Ok(match (t0, t1) {
-                (Some(a), Some(b)) => Some(b - a),
-                _ => None,
-            })
-        })
-        .await;
-    let first_ms = match &page {
-        Ok(ms) => *ms,
-        Err(_) => wall_ms,
+    gui.wait_for(&first_row_css, Duration::from_secs(30))
+        .await
+        .context("no row of the 100,000-entry folder within 30 s")?;
+    let first_ms = sent.elapsed().as_secs_f64() * 1000.0;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let v = gui
+        .js("return window.__e2e", vec![])
+        .await
+        .unwrap_or_default();
+    let since_t0 = |k: &str| match (v["t0"].as_f64(), v[k].as_f64()) {
+        (Some(a), Some(b)) => format!("{:.0} ms", b - a),
+        _ => "n/a".to_string(),
     };
     eprintln!(
-        "first rows after {first_ms:.0} ms ({} entries; in-page Enter→row painted {}; WebDriver round trip {wall_ms:.0} ms)",
-        BIG_FOLDER_ENTRIES,
-        page.as_ref().map(|m| format!("{m:.0} ms")).unwrap_or_else(|e| format!("unavailable: {e}"))
+        "first rows after {first_ms:.0} ms ({BIG_FOLDER_ENTRIES} entries; Enter sent → row found over WebDriver; \
+         in the page: Enter → row in DOM {}, → next frame {})",
+        since_t0("dom"),
+        since_t0("paint")
     );
     gui.shot("big-folder-first-rows").await;
     // Let the rest of the listing arrive, then the status line should count it.
     let status_css = format!("{} {}", tid("pane-remote"), tid("pane-status"));
     let counted = gui
-        .poll("pane-status to count 100,000 entries", Duration::from_secs(60), || async {
-            let t = gui.texts(&status_css).await?;
-            let digits: String = t.chars().filter(|c| c.is_ascii_digit()).collect();
-            Ok(digits.contains(&BIG_FOLDER_ENTRIES.to_string()).then_some(t))
-        })
+        .poll(
+            "pane-status to count 100,000 entries",
+            Duration::from_secs(60),
+            || async {
+                let t = gui.texts(&status_css).await?;
+                let digits: String = t.chars().filter(|c| c.is_ascii_digit()).collect();
+                Ok(digits
+                    .contains(&BIG_FOLDER_ENTRIES.to_string())
+                    .then_some(t))
+            },
+        )
         .await;
     let status_note = match &counted {
         Ok(t) => format!("pane-status {:?}", t.trim()),
-        Err(_) => format!("pane-status never counted {BIG_FOLDER_ENTRIES}: {:?}", gui.texts(&status_css).await.unwrap_or_default()),
+        Err(_) => format!(
+            "pane-status never counted {BIG_FOLDER_ENTRIES}: {:?}",
+            gui.texts(&status_css).await.unwrap_or_default()
+        ),
     };
     if first_ms >= FIRST_ROWS_LIMIT_MS {
         bail!("first rows after {first_ms:.0} ms (limit {FIRST_ROWS_LIMIT_MS} ms; README target 1000 ms)");
@@ -552,7 +734,11 @@ async fn big_folder(gui: &Gui, w: &World) -> Result<String> {
 async fn many_jobs(gui: &Gui, w: &World) -> Result<String> {
     let dest = w.remote_root().join("many-dest");
     goto_path(gui, "pane-remote", &dest).await?;
-    gui.wait_for(&format!("{} {}", tid("pane-remote"), tid("pane-status")), UI_TIMEOUT).await?;
+    gui.wait_for(
+        &format!("{} {}", tid("pane-remote"), tid("pane-status")),
+        UI_TIMEOUT,
+    )
+    .await?;
     goto_path(gui, "pane-local", &w.local_root().join("many")).await?;
     gui.click_css(&row("pane-local", "tiny-0000.txt")).await?;
     // Select all with the keyboard, then queue every file: one job each.
@@ -572,7 +758,8 @@ async fn many_jobs(gui: &Gui, w: &World) -> Result<String> {
     let deadline = Instant::now() + Duration::from_secs(600);
     let want: BTreeMap<String, String> = manifest(&w.local_root().join("many"))?;
     loop {
-        let got = manifest(&dest)?;
+        // A file may vanish between listing and hashing (a temp name being renamed): retry.
+        let got = manifest(&dest).unwrap_or_default();
         if got == want {
             break;
         }
@@ -588,15 +775,21 @@ async fn many_jobs(gui: &Gui, w: &World) -> Result<String> {
     let files_s = queued_at.elapsed().as_secs_f64();
     // And the queue panel says so.
     let rows = gui
-        .poll("every visible job-row to be done", Duration::from_secs(60), || async {
-            let rows = gui.all(&tid("job-row")).await?;
-            let mut states = BTreeMap::<String, usize>::new();
-            for r in &rows {
-                *states.entry(r.attr("data-state").await?.unwrap_or_default()).or_default() += 1;
-            }
-            let busy = states.iter().any(|(s, _)| s == "queued" || s == "running");
-            Ok((!busy).then_some(states))
-        })
+        .poll(
+            "every visible job-row to be done",
+            Duration::from_secs(60),
+            || async {
+                let rows = gui.all(&tid("job-row")).await?;
+                let mut states = BTreeMap::<String, usize>::new();
+                for r in &rows {
+                    *states
+                        .entry(r.attr("data-state").await?.unwrap_or_default())
+                        .or_default() += 1;
+                }
+                let busy = states.iter().any(|(s, _)| s == "queued" || s == "running");
+                Ok((!busy).then_some(states))
+            },
+        )
         .await?;
     if rows.keys().any(|s| s == "failed" || s == "cancelled") {
         bail!("job states in the queue panel: {rows:?}");
@@ -605,11 +798,17 @@ async fn many_jobs(gui: &Gui, w: &World) -> Result<String> {
 }
 
 async fn hostkey_changed(gui: &mut Gui, w: &World) -> Result<String> {
-    let (line_no, old_line) = w.known_hosts_line.clone().context("no known_hosts line recorded by `connect`")?;
+    let (line_no, old_line) = w
+        .known_hosts_line
+        .clone()
+        .context("no known_hosts line recorded by `connect`")?;
     let kh = w.env.known_hosts();
     // A different key for the same [127.0.0.1]:PORT, in place of the one trust-and-save wrote.
     let other = w.env.dir.path().join("other_host_key");
-    let st = Command::new("ssh-keygen").args(["-t", "ed25519", "-N", "", "-C", "", "-q", "-f"]).arg(&other).status()?;
+    let st = Command::new("ssh-keygen")
+        .args(["-t", "ed25519", "-N", "", "-C", "", "-q", "-f"])
+        .arg(&other)
+        .status()?;
     if !st.success() {
         bail!("ssh-keygen failed");
     }
@@ -620,7 +819,13 @@ async fn hostkey_changed(gui: &mut Gui, w: &World) -> Result<String> {
     let replaced: Vec<String> = text
         .lines()
         .enumerate()
-        .map(|(i, l)| if i + 1 == line_no { new_line.clone() } else { l.to_string() })
+        .map(|(i, l)| {
+            if i + 1 == line_no {
+                new_line.clone()
+            } else {
+                l.to_string()
+            }
+        })
         .collect();
     if text.lines().nth(line_no - 1) != Some(old_line.as_str()) {
         bail!("known_hosts changed since connect:\n{text}");
@@ -630,11 +835,17 @@ async fn hostkey_changed(gui: &mut Gui, w: &World) -> Result<String> {
 
     // A fresh start of the app (same config, keyring and HOME): the host is still there.
     gui.restart_app().await.context("restarting the app")?;
-    gui.wait_for(&format!("{} {}", tid("host-list"), tid("host-item")), UI_TIMEOUT)
-        .await
-        .context("after a restart the saved host is not in host-list")?;
+    gui.wait_for(
+        &format!("{} {}", tid("host-list"), tid("host-item")),
+        UI_TIMEOUT,
+    )
+    .await
+    .context("after a restart the saved host is not in host-list")?;
     click_connect(gui, w).await?;
-    let dialog = gui.testid("hostkey-changed-dialog").await.context("no hostkey-changed-dialog for a changed key")?;
+    let dialog = gui
+        .testid("hostkey-changed-dialog")
+        .await
+        .context("no hostkey-changed-dialog for a changed key")?;
     let text = gui.text_of(&dialog).await?;
     let path = kh.display().to_string();
     if !text.contains(&path) || !text.contains(&format!("line {line_no}")) {
@@ -655,6 +866,10 @@ async fn hostkey_changed(gui: &mut Gui, w: &World) -> Result<String> {
         bail!("the server accepted a password after the key changed");
     }
     gui.click("hostkey-changed-close").await?;
-    gui.wait_gone(&tid("hostkey-changed-dialog"), UI_TIMEOUT).await?;
-    Ok(format!("refused; dialog names {path} line {line_no}; status {:?}", status.trim()))
+    gui.wait_gone(&tid("hostkey-changed-dialog"), UI_TIMEOUT)
+        .await?;
+    Ok(format!(
+        "refused; dialog names {path} line {line_no}; status {:?}",
+        status.trim()
+    ))
 }

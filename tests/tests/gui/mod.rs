@@ -23,7 +23,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use fantoccini::actions::{InputSource, KeyAction, KeyActions, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
+use fantoccini::actions::{
+    InputSource, KeyAction, KeyActions, MouseActions, PointerAction, MOUSE_BUTTON_LEFT,
+};
 use fantoccini::elements::Element;
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -40,12 +42,16 @@ pub struct Tools {
 }
 
 fn under_ci() -> bool {
-    std::env::var("CI").map(|v| !v.is_empty() && v != "false" && v != "0").unwrap_or(false)
+    std::env::var("CI")
+        .map(|v| !v.is_empty() && v != "false" && v != "0")
+        .unwrap_or(false)
 }
 
 fn which(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
 }
 
 /// The cargo target directory this test runs from.
@@ -55,7 +61,11 @@ pub fn target_dir() -> PathBuf {
     }
     // target/<profile>/deps/<test-binary>
     let exe = std::env::current_exe().expect("current_exe");
-    exe.parent().and_then(Path::parent).and_then(Path::parent).expect("target dir").to_path_buf()
+    exe.parent()
+        .and_then(Path::parent)
+        .and_then(Path::parent)
+        .expect("target dir")
+        .to_path_buf()
 }
 
 impl Tools {
@@ -67,11 +77,18 @@ impl Tools {
             Some(p) => PathBuf::from(p),
             None => {
                 let exe = std::env::current_exe().expect("current_exe");
-                let profile_dir = exe.parent().and_then(Path::parent).expect("profile dir").to_path_buf();
-                [target_dir().join("release/skiff-app"), profile_dir.join("skiff-app")]
-                    .into_iter()
-                    .find(|p| p.is_file())
-                    .unwrap_or_else(|| target_dir().join("release/skiff-app"))
+                let profile_dir = exe
+                    .parent()
+                    .and_then(Path::parent)
+                    .expect("profile dir")
+                    .to_path_buf();
+                [
+                    target_dir().join("release/skiff-app"),
+                    profile_dir.join("skiff-app"),
+                ]
+                .into_iter()
+                .find(|p| p.is_file())
+                .unwrap_or_else(|| target_dir().join("release/skiff-app"))
             }
         };
         if !app.is_file() {
@@ -80,7 +97,8 @@ impl Tools {
                 app.display()
             ));
         }
-        let home_bin = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin/tauri-driver"));
+        let home_bin =
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin/tauri-driver"));
         let tauri_driver = which("tauri-driver").or_else(|| home_bin.filter(|p| p.is_file()));
         if tauri_driver.is_none() {
             missing.push("tauri-driver (cargo install tauri-driver --locked)".into());
@@ -91,7 +109,10 @@ impl Tools {
         }
         let display = std::env::var("DISPLAY").ok().filter(|d| !d.is_empty());
         if display.is_none() {
-            missing.push("a display: $DISPLAY is unset (run under tests/gui-session.sh, or make test)".into());
+            missing.push(
+                "a display: $DISPLAY is unset (run under tests/gui-session.sh, or make test)"
+                    .into(),
+            );
         }
         if !missing.is_empty() {
             let list = missing.join("\n  - ");
@@ -124,7 +145,9 @@ pub struct AppEnv {
 
 impl AppEnv {
     pub fn new() -> Result<AppEnv> {
-        let dir = tempfile::Builder::new().prefix("skiff-gui-e2e-").tempdir()?;
+        let dir = tempfile::Builder::new()
+            .prefix("skiff-gui-e2e-")
+            .tempdir()?;
         let home = dir.path().join("home");
         let config_dir = dir.path().join("config");
         let queue_db = dir.path().join("queue/skiff-queue.sqlite3");
@@ -132,8 +155,17 @@ impl AppEnv {
         std::fs::create_dir_all(&home)?;
         std::fs::create_dir_all(queue_db.parent().unwrap())?;
         // The app's own ssh_config: nothing in it (the host is added through the window).
-        std::fs::write(&ssh_config, "# Skiff GUI end-to-end test: intentionally empty\n")?;
-        Ok(AppEnv { dir, home, config_dir, queue_db, ssh_config })
+        std::fs::write(
+            &ssh_config,
+            "# Skiff GUI end-to-end test: intentionally empty\n",
+        )?;
+        Ok(AppEnv {
+            dir,
+            home,
+            config_dir,
+            queue_db,
+            ssh_config,
+        })
     }
 
     /// `HOME/.ssh/known_hosts`, where "trust and save" writes.
@@ -162,7 +194,13 @@ impl Shots {
             }
         }
         let root_shots = std::env::var("SKIFF_XVFB").as_deref() == Ok("1");
-        Ok(Shots { dir, n: AtomicUsize::new(0), root_shots, display: display.to_string(), taken: Default::default() })
+        Ok(Shots {
+            dir,
+            n: AtomicUsize::new(0),
+            root_shots,
+            display: display.to_string(),
+            taken: Default::default(),
+        })
     }
 
     /// The paths of the window screenshots taken so far.
@@ -186,7 +224,11 @@ impl Shots {
         for p in self.taken() {
             std::fs::copy(&p, docs.join(p.file_name().unwrap()))?;
         }
-        eprintln!("copied {} screenshots into {}", self.taken().len(), docs.display());
+        eprintln!(
+            "copied {} screenshots into {}",
+            self.taken().len(),
+            docs.display()
+        );
         Ok(())
     }
 }
@@ -232,28 +274,42 @@ impl Gui {
             .env_remove("XDG_CONFIG_HOME")
             .env_remove("XDG_DATA_HOME")
             .env_remove("XDG_CACHE_HOME")
-            .env("SKIFF_LOG", std::env::var("SKIFF_LOG").unwrap_or_else(|_| "info".into()))
+            .env(
+                "SKIFF_LOG",
+                std::env::var("SKIFF_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
-        let driver = cmd.spawn().with_context(|| format!("starting {}", tools.tauri_driver.display()))?;
+        let driver = cmd
+            .spawn()
+            .with_context(|| format!("starting {}", tools.tauri_driver.display()))?;
         let mut gui_driver = DriverGuard(Some(driver));
 
         // Wait for tauri-driver to listen.
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             if let Some(status) = gui_driver.0.as_mut().unwrap().try_wait()? {
-                bail!("tauri-driver exited ({status}):\n{}", read_to_string_lossy(&driver_log));
+                bail!(
+                    "tauri-driver exited ({status}):\n{}",
+                    read_to_string_lossy(&driver_log)
+                );
             }
             if Instant::now() > deadline {
-                bail!("tauri-driver did not listen on {port} within 20 s:\n{}", read_to_string_lossy(&driver_log));
+                bail!(
+                    "tauri-driver did not listen on {port} within 20 s:\n{}",
+                    read_to_string_lossy(&driver_log)
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         // ... and for the native driver behind it.
         while TcpStream::connect(("127.0.0.1", native_port)).is_err() {
             if Instant::now() > deadline {
-                bail!("WebKitWebDriver did not listen on {native_port} within 20 s:\n{}", read_to_string_lossy(&driver_log));
+                bail!(
+                    "WebKitWebDriver did not listen on {native_port} within 20 s:\n{}",
+                    read_to_string_lossy(&driver_log)
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -262,20 +318,94 @@ impl Gui {
             .await
             .with_context(|| format!("tauri-driver log:\n{}", read_to_string_lossy(&driver_log)))?;
         let driver = gui_driver.0.take().unwrap();
-        let gui = Gui { client, shots, driver, driver_log, port, app: tools.app.clone() };
+        let gui = Gui {
+            client,
+            shots,
+            driver,
+            driver_log,
+            port,
+            app: tools.app.clone(),
+        };
         gui.wait_ready().await?;
+        let vis = gui.client.execute("return document.visibilityState + (document.hasFocus() ? ',focused' : ',unfocused')", vec![]).await;
+        eprintln!(
+            "app started (pids {:?}); page visibility: {vis:?}",
+            gui.app_pids()
+        );
         Ok(gui)
+    }
+
+    /// The app processes started under our tauri-driver (by WebKitWebDriver).
+    pub fn app_pids(&self) -> Vec<u32> {
+        let driver = self.driver.id();
+        let ppid = |pid: u32| -> Option<u32> {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // pid (comm) state ppid ...: comm may hold spaces, so split after the last ')'.
+            stat.rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()
+        };
+        let mut out = Vec::new();
+        let Ok(rd) = std::fs::read_dir("/proc") else {
+            return out;
+        };
+        for e in rd.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                continue;
+            };
+            let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+            if exe.as_deref() != Some(self.app.as_path()) {
+                continue;
+            }
+            // Under our tauri-driver?
+            let (mut p, mut hops) = (pid, 0);
+            while let Some(pp) = ppid(p) {
+                if pp == driver {
+                    out.push(pid);
+                    break;
+                }
+                if pp <= 1 || hops > 8 {
+                    break;
+                }
+                p = pp;
+                hops += 1;
+            }
+        }
+        out
     }
 
     /// Close the window and start the app again on the same tauri-driver (same environment).
     pub async fn restart_app(&mut self) -> Result<()> {
         let old = self.client.clone();
         old.close().await.context("closing the WebDriver session")?;
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        self.client = new_session(self.port, &self.app)
-            .await
-            .with_context(|| format!("tauri-driver log:\n{}", read_to_string_lossy(&self.driver_log)))?;
-        self.wait_ready().await
+        // The old window must be gone first: a new window mapped under it stays "obscured",
+        // and WebKit stops painting it.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !self.app_pids().is_empty() {
+            if Instant::now() > deadline {
+                bail!(
+                    "the app (pids {:?}) did not exit within 15 s of closing its WebDriver session",
+                    self.app_pids()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.client = new_session(self.port, &self.app).await.with_context(|| {
+            format!(
+                "tauri-driver log:\n{}",
+                read_to_string_lossy(&self.driver_log)
+            )
+        })?;
+        self.wait_ready().await?;
+        let vis = self.client.execute("return document.visibilityState + (document.hasFocus() ? ',focused' : ',unfocused')", vec![]).await;
+        eprintln!(
+            "app restarted (pids {:?}); page visibility: {vis:?}",
+            self.app_pids()
+        );
+        Ok(())
     }
 
     /// Wait for the page to load and mount; a window that never shows a test id is left to
@@ -292,19 +422,45 @@ impl Gui {
                 _ => {}
             }
             if Instant::now() > deadline {
+                let text = self.page_text().await;
                 eprintln!(
-                    "WARNING: the window shows no [data-testid] element after {UI_TIMEOUT:?} (last answer {n:?}); page text: {:?}",
-                    self.page_text().await
+                    "WARNING: the window shows no [data-testid] element after {UI_TIMEOUT:?} (last answer {n:?}); page text: {text:?}"
                 );
+                if text.contains("localhost") {
+                    eprintln!(
+                        "WARNING: {} looks like a DEV build (it loads the Vite dev server): build it with \
+                         `cargo build --release -p skiff-app --features tauri/custom-protocol` (make app does)",
+                        self.app.display()
+                    );
+                }
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
+    /// What has the keyboard focus (tag, test id, class), for failure messages.
+    pub async fn focused(&self) -> String {
+        let js = "const e = document.activeElement; if (!e) return '(none)'; \
+                  return e.tagName.toLowerCase() + (e.dataset.testid ? '[data-testid=' + e.dataset.testid + ']' : '') + \
+                  (e.className ? '.' + String(e.className).split(' ').join('.') : '') + \
+                  (e.closest('[data-testid^=pane-]') ? ' in ' + e.closest('[data-testid^=pane-]').dataset.testid : '');";
+        match self.client.execute(js, vec![]).await {
+            Ok(v) => v.as_str().unwrap_or_default().to_string(),
+            Err(e) => format!("(unknown: {e})"),
+        }
+    }
+
     /// The first 2,000 characters of the page's visible text (for failure messages).
     pub async fn page_text(&self) -> String {
-        match self.client.execute("return document.body ? document.body.innerText.slice(0, 2000) : '(no body)'", vec![]).await {
+        match self
+            .client
+            .execute(
+                "return document.body ? document.body.innerText.slice(0, 2000) : '(no body)'",
+                vec![],
+            )
+            .await
+        {
             Ok(v) => v.as_str().unwrap_or_default().to_string(),
             Err(e) => format!("(could not read the page: {e})"),
         }
@@ -326,6 +482,8 @@ impl Gui {
 
     /// `NN-name.png` (window) and, on a private Xvfb, `NN-name.screen.png` (whole screen).
     pub async fn shot(&self, name: &str) -> Option<PathBuf> {
+        // Let transitions (dialogs fading in) settle.
+        tokio::time::sleep(Duration::from_millis(300)).await;
         let n = self.shots.n.fetch_add(1, Ordering::SeqCst) + 1;
         let base = format!("{n:02}-{name}");
         let path = self.shots.dir.join(format!("{base}.png"));
@@ -351,7 +509,10 @@ impl Gui {
                 .output();
             match st {
                 Ok(o) if o.status.success() => {}
-                Ok(o) => eprintln!("(import -window root failed: {})", String::from_utf8_lossy(&o.stderr).trim()),
+                Ok(o) => eprintln!(
+                    "(import -window root failed: {})",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                ),
                 Err(e) => eprintln!("(import not runnable: {e})"),
             }
         }
@@ -391,7 +552,12 @@ impl Gui {
     pub async fn wait_gone(&self, css: &str, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
         loop {
-            let n = self.client.find_all(Locator::Css(css)).await.map(|v| v.len()).unwrap_or(1);
+            let n = self
+                .client
+                .find_all(Locator::Css(css))
+                .await
+                .map(|v| v.len())
+                .unwrap_or(1);
             if n == 0 {
                 return Ok(());
             }
@@ -417,7 +583,14 @@ impl Gui {
                 Err(e) => last = format!("{e:#}"),
             }
             if Instant::now() > deadline {
-                bail!("timed out after {timeout:?} waiting for {what}{}", if last.is_empty() { String::new() } else { format!(" (last error: {last})") });
+                bail!(
+                    "timed out after {timeout:?} waiting for {what}{}",
+                    if last.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (last error: {last})")
+                    }
+                );
             }
             tokio::time::sleep(Duration::from_millis(150)).await;
         }
@@ -426,7 +599,13 @@ impl Gui {
     /// An element's `innerText` (what a person reads; WebKitWebDriver's own "visible text"
     /// leaves out text in ellipsised spans).
     pub async fn text_of(&self, e: &Element) -> Result<String> {
-        let v = self.client.execute("return arguments[0].innerText", vec![serde_json::to_value(e)?]).await?;
+        let v = self
+            .client
+            .execute(
+                "return arguments[0].innerText",
+                vec![serde_json::to_value(e)?],
+            )
+            .await?;
         Ok(v.as_str().unwrap_or_default().to_string())
     }
 
@@ -452,13 +631,17 @@ impl Gui {
 
     pub async fn click(&self, id: &str) -> Result<()> {
         let e = self.testid(id).await?;
-        e.click().await.with_context(|| format!("clicking [data-testid={id}]"))?;
+        e.click()
+            .await
+            .with_context(|| format!("clicking [data-testid={id}]"))?;
         Ok(())
     }
 
     pub async fn click_css(&self, css: &str) -> Result<()> {
         let e = self.wait_for(css, UI_TIMEOUT).await?;
-        e.click().await.with_context(|| format!("clicking `{css}`"))?;
+        e.click()
+            .await
+            .with_context(|| format!("clicking `{css}`"))?;
         Ok(())
     }
 
@@ -480,19 +663,26 @@ impl Gui {
 
     pub async fn fill(&self, id: &str, text: &str) -> Result<()> {
         let e = self.testid(id).await?;
-        self.fill_el(&e, text).await.with_context(|| format!("filling [data-testid={id}]"))
+        self.fill_el(&e, text)
+            .await
+            .with_context(|| format!("filling [data-testid={id}]"))
     }
 
     /// Choose `value` in a `<select>`; fires `input`/`change` as a person's choice would.
     pub async fn select(&self, id: &str, value: &str) -> Result<()> {
         let e = self.testid(id).await?;
-        if e.select_by_value(value).await.is_err() || e.prop("value").await?.as_deref() != Some(value) {
+        if e.select_by_value(value).await.is_err()
+            || e.prop("value").await?.as_deref() != Some(value)
+        {
             self.client
                 .execute(
                     "const s = arguments[0]; s.value = arguments[1]; \
                      s.dispatchEvent(new Event('input', {bubbles: true})); \
                      s.dispatchEvent(new Event('change', {bubbles: true}));",
-                    vec![serde_json::to_value(&e)?, serde_json::Value::String(value.into())],
+                    vec![
+                        serde_json::to_value(&e)?,
+                        serde_json::Value::String(value.into()),
+                    ],
                 )
                 .await?;
         }
@@ -509,7 +699,10 @@ impl Gui {
         let actions = KeyActions::new("keyboard".into())
             .then(KeyAction::Down { value: k })
             .then(KeyAction::Up { value: k });
-        self.client.perform_actions(actions).await.with_context(|| format!("pressing {key:?}"))?;
+        self.client
+            .perform_actions(actions)
+            .await
+            .with_context(|| format!("pressing {key:?}"))?;
         self.client.release_actions().await?;
         Ok(())
     }
@@ -530,18 +723,38 @@ impl Gui {
     /// A real double click (two pointer clicks in a row) on `e`.
     pub async fn double_click(&self, e: &Element) -> Result<()> {
         let actions = MouseActions::new("mouse".into())
-            .then(PointerAction::MoveToElement { element: e.clone(), duration: None, x: 0.0, y: 0.0 })
-            .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
-            .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT })
-            .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
-            .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
-        self.client.perform_actions(actions).await.context("double click")?;
+            .then(PointerAction::MoveToElement {
+                element: e.clone(),
+                duration: None,
+                x: 0.0,
+                y: 0.0,
+            })
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            })
+            .then(PointerAction::Up {
+                button: MOUSE_BUTTON_LEFT,
+            })
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            })
+            .then(PointerAction::Up {
+                button: MOUSE_BUTTON_LEFT,
+            });
+        self.client
+            .perform_actions(actions)
+            .await
+            .context("double click")?;
         self.client.release_actions().await?;
         Ok(())
     }
 
     /// Run JavaScript in the window.
-    pub async fn js(&self, script: &str, args: Vec<serde_json::Value>) -> Result<serde_json::Value> {
+    pub async fn js(
+        &self,
+        script: &str,
+        args: Vec<serde_json::Value>,
+    ) -> Result<serde_json::Value> {
         Ok(self.client.execute(script, args).await?)
     }
 }
@@ -553,7 +766,10 @@ pub fn tid(id: &str) -> String {
 
 /// A row named `name` in a pane (`pane-local` / `pane-remote`).
 pub fn row(pane: &str, name: &str) -> String {
-    format!("[data-testid=\"{pane}\"] [data-testid=\"row\"][data-name=\"{}\"]", css_escape(name))
+    format!(
+        "[data-testid=\"{pane}\"] [data-testid=\"row\"][data-name=\"{}\"]",
+        css_escape(name)
+    )
 }
 
 pub fn css_escape(s: &str) -> String {
@@ -562,11 +778,16 @@ pub fn css_escape(s: &str) -> String {
 
 async fn new_session(port: u16, app: &Path) -> Result<Client> {
     let mut caps = serde_json::Map::new();
-    caps.insert("tauri:options".into(), serde_json::json!({ "application": app }));
+    caps.insert(
+        "tauri:options".into(),
+        serde_json::json!({ "application": app }),
+    );
     let connector = hyper_util::client::legacy::connect::HttpConnector::new();
     let client = tokio::time::timeout(
         Duration::from_secs(60),
-        ClientBuilder::new(connector).capabilities(caps).connect(&format!("http://127.0.0.1:{port}")),
+        ClientBuilder::new(connector)
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}")),
     )
     .await
     .map_err(|_| anyhow!("creating the WebDriver session (starting the app) took over 60 s"))?
@@ -621,7 +842,9 @@ impl Report {
                 r.as_ref().err().map(|e| {
                     format!(
                         "step {s}: {e}{}",
-                        shot.as_ref().map(|p| format!("\n    screenshot: {}", p.display())).unwrap_or_default()
+                        shot.as_ref()
+                            .map(|p| format!("\n    screenshot: {}", p.display()))
+                            .unwrap_or_default()
                     )
                 })
             })
@@ -631,10 +854,16 @@ impl Report {
     pub fn summary(&self) -> String {
         let mut out = String::new();
         for (s, r, shot) in &self.lines {
-            let shot = shot.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "(no screenshot)".into());
+            let shot = shot
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "(no screenshot)".into());
             match r {
                 Ok(note) => out.push_str(&format!("  ok    {s:<28} {note} [{shot}]\n")),
-                Err(e) => out.push_str(&format!("  FAIL  {s:<28} {} [{shot}]\n", e.lines().next().unwrap_or(""))),
+                Err(e) => out.push_str(&format!(
+                    "  FAIL  {s:<28} {} [{shot}]\n",
+                    e.lines().next().unwrap_or("")
+                )),
             }
         }
         out
@@ -643,23 +872,44 @@ impl Report {
 
 impl Gui {
     /// Record a step's outcome and take its screenshot.
-    pub async fn finish(&self, report: &mut Report, step: &str, started: Instant, r: Result<String>) {
+    pub async fn finish(
+        &self,
+        report: &mut Report,
+        step: &str,
+        started: Instant,
+        r: Result<String>,
+    ) {
         let secs = started.elapsed().as_secs_f64();
         let r = match r {
             Ok(note) => {
-                eprintln!("STEP {step}: ok ({secs:.1} s){}", if note.is_empty() { String::new() } else { format!(" — {note}") });
+                eprintln!(
+                    "STEP {step}: ok ({secs:.1} s){}",
+                    if note.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" — {note}")
+                    }
+                );
                 Ok(note)
             }
             Err(e) => {
                 let banner = self.error_banner().await;
-                let mut msg = if banner.trim().is_empty() { format!("{e:#}") } else { format!("{e:#} [error-banner: {}]", banner.trim()) };
+                let mut msg = if banner.trim().is_empty() {
+                    format!("{e:#}")
+                } else {
+                    format!("{e:#} [error-banner: {}]", banner.trim())
+                };
                 let page: String = self.page_text().await.chars().take(400).collect();
                 msg.push_str(&format!("\n    page text: {:?}", page));
                 eprintln!("STEP {step}: FAILED ({secs:.1} s): {msg}");
                 Err(msg)
             }
         };
-        let name = if r.is_ok() { step.to_string() } else { format!("{step}-FAILED") };
+        let name = if r.is_ok() {
+            step.to_string()
+        } else {
+            format!("{step}-FAILED")
+        };
         let shot = self.shot(&name).await;
         report.lines.push((step.to_string(), r, shot));
     }
@@ -667,6 +917,10 @@ impl Gui {
     /// Record a step that did not run because an earlier one failed.
     pub fn skip(&self, report: &mut Report, step: &str, because: &str) {
         eprintln!("STEP {step}: not run (needs {because})");
-        report.lines.push((step.to_string(), Err(format!("not run: needs step `{because}`, which failed")), None));
+        report.lines.push((
+            step.to_string(),
+            Err(format!("not run: needs step `{because}`, which failed")),
+            None,
+        ));
     }
 }
