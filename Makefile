@@ -31,7 +31,7 @@ define apt_install_missing
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; fi
 endef
 
-.PHONY: run test test-rust test-ui test-e2e bench deps deps-app deps-node deps-bench build app ui clippy fmt
+.PHONY: run test test-e2e bench deps deps-app deps-node deps-bench build app ui clippy fmt
 
 deps:
 	$(call apt_install_missing,$(TEST_APT))

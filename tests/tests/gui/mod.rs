@@ -10,7 +10,9 @@
 //! Every step ends with a screenshot, `$CARGO_TARGET_DIR/e2e-screenshots/NN-step.png` (the
 //! WebDriver view of the window) and, when the display is a private Xvfb
 //! (`SKIFF_XVFB=1`, set by `tests/gui-session.sh`), `NN-step.screen.png` (`import -window root`).
-//! `SKIFF_UPDATE_SCREENSHOTS=1` copies the window shots into `docs/screenshots/`.
+//! `SKIFF_UPDATE_SCREENSHOTS=1` refreshes `docs/screenshots/` from them: the PNGs already there
+//! are replaced by the same step's new shot (matched by name without the number, so README
+//! links stay valid); an empty folder gets every shot of a passed step.
 
 #![allow(dead_code)]
 
@@ -215,19 +217,51 @@ impl Shots {
         }
         let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
         std::fs::create_dir_all(&docs)?;
-        for e in std::fs::read_dir(&docs)? {
-            let p = e?.path();
-            if p.extension().is_some_and(|x| x == "png") {
-                std::fs::remove_file(p)?;
+        // "NN-step.png" -> "step": numbers shift when steps come and go, names do not.
+        let step_of = |p: &Path| -> Option<String> {
+            let stem = p.file_stem()?.to_str()?;
+            let (n, step) = stem.split_once('-')?;
+            n.chars()
+                .all(|c| c.is_ascii_digit())
+                .then(|| step.to_string())
+        };
+        let fresh: Vec<PathBuf> = self
+            .taken()
+            .into_iter()
+            .filter(|p| !p.to_string_lossy().contains("-FAILED"))
+            .collect();
+        let existing: Vec<PathBuf> = std::fs::read_dir(&docs)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "png"))
+            .collect();
+        if existing.is_empty() {
+            // First time: every window screenshot of a passed step.
+            for p in &fresh {
+                std::fs::copy(p, docs.join(p.file_name().unwrap()))?;
+            }
+            eprintln!("copied {} screenshots into {}", fresh.len(), docs.display());
+            return Ok(());
+        }
+        // Afterwards: refresh the chosen ones in place (the README links to their names).
+        let mut updated = 0;
+        for old in &existing {
+            let Some(step) = step_of(old) else { continue };
+            match fresh.iter().find(|p| step_of(p).as_deref() == Some(step.as_str())) {
+                Some(new) => {
+                    std::fs::copy(new, old)?;
+                    updated += 1;
+                }
+                None => eprintln!(
+                    "WARNING: no fresh screenshot for {} (step {step:?} failed or is gone); left as it was",
+                    old.display()
+                ),
             }
         }
-        for p in self.taken() {
-            std::fs::copy(&p, docs.join(p.file_name().unwrap()))?;
-        }
         eprintln!(
-            "copied {} screenshots into {}",
-            self.taken().len(),
-            docs.display()
+            "refreshed {updated} of {} screenshots in {} (all of this run's are in {})",
+            existing.len(),
+            docs.display(),
+            self.dir.display()
         );
         Ok(())
     }
