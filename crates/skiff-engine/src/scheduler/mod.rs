@@ -390,7 +390,9 @@ impl Actor {
             if let Err(e) = self.reconcile() {
                 tracing::warn!("scheduler: {e}");
             }
-            next_poll = Instant::now() + self.config.poll;
+            // A job waiting out a backoff is looked at when its wait ends, not at the next poll.
+            let poll = Instant::now() + self.config.poll;
+            next_poll = self.not_before.values().copied().fold(poll, Instant::min);
         }
         self.stop_all();
     }
@@ -455,14 +457,6 @@ impl Actor {
         }
         self.was_idle = idle;
         self.shared.idle.send_replace(idle);
-        // A job waiting out a backoff needs a reconcile when the wait ends, not at the next poll.
-        if let Some(t) = self.not_before.values().min().copied() {
-            let nudge = self.nudge.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep_until(t).await;
-                let _ = nudge.send(Nudge::Reconcile);
-            });
-        }
         Ok(())
     }
 
