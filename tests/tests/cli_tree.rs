@@ -49,7 +49,7 @@ fn tree_survives_repeated_cuts_and_resends_little() {
     let spec = TreeSpec {
         files: 2000,
         dirs: 40,
-        big_files: vec![60 * 1024 * 1024, 40 * 1024 * 1024, 30 * 1024 * 1024],
+        big_files: vec![100 * 1024 * 1024, 80 * 1024 * 1024, 60 * 1024 * 1024],
         awkward_names: false,
         ..TreeSpec::default()
     };
@@ -62,10 +62,11 @@ fn tree_survives_repeated_cuts_and_resends_little() {
     assert_ok(&skiff(&cfg, &["cp", "-r", "-q", s(&src), &remote(&sshd, &sshd.root.join("clean"))]));
     let baseline = bytes_through(&clean);
 
-    // Cut the first three connections, each after 25 MB: three cuts in a ~150 MB job.
+    // Cut the first three connections, each after 40 MB: three cuts in a ~260 MB job. A cut
+    // costs what was in flight on that connection (up to a 2 MiB window per busy channel).
     let cutting = Relay::start(
         sshd.addr,
-        RelayOptions { cut_after_bytes: Some(25_000_000), cut_connections: 3, ..Default::default() },
+        RelayOptions { cut_after_bytes: Some(40_000_000), cut_connections: 3, ..Default::default() },
     )
     .unwrap();
     let cfg = sshd.client_config_for_port("skiff-test", cutting.port).unwrap();
