@@ -247,27 +247,7 @@ fn run(args: Args) -> Result<ExitCode> {
     let skiff = fs::canonicalize(&skiff)?;
 
     // Peers: skip the missing ones, loudly.
-    let mut tools = vec![Tool::Skiff];
-    let mut skipped = Vec::new();
-    for p in &args.peers {
-        if p.trim().is_empty() {
-            continue;
-        }
-        let t = Tool::parse(p)?;
-        if tools.contains(&t) {
-            continue;
-        }
-        if find_in_path(t.binary()).is_some() {
-            tools.push(t);
-        } else {
-            eprintln!(
-                "skiff-bench: `{}` not found in PATH: skipping {}",
-                t.binary(),
-                t.name()
-            );
-            skipped.push(t.name());
-        }
-    }
+    let (tools, skipped) = installed_peers(Tool::Skiff, &args.peers, Tool::parse, |t| (t.binary(), t.name()), "")?;
 
     let size = args.size_mib * MIB;
     let sshd = Sshd::start().context("starting the private sshd")?;
@@ -652,6 +632,34 @@ fn mbps(bytes: u64, secs: f64) -> f64 {
     bytes as f64 / 1e6 / secs
 }
 
+/// `skiff` plus the peers named in `names` (blank and repeated names ignored) whose binary
+/// is installed, and the names of those that are not (skipped, loudly). `describe` gives a
+/// tool's binary and display name.
+fn installed_peers<T: Copy + PartialEq>(
+    skiff: T,
+    names: &[String],
+    parse: impl Fn(&str) -> Result<T>,
+    describe: impl Fn(T) -> (&'static str, &'static str),
+    case: &str,
+) -> Result<(Vec<T>, Vec<&'static str>)> {
+    let mut tools = vec![skiff];
+    let mut skipped = Vec::new();
+    for p in names.iter().filter(|p| !p.trim().is_empty()) {
+        let t = parse(p)?;
+        if tools.contains(&t) {
+            continue;
+        }
+        let (binary, name) = describe(t);
+        if find_in_path(binary).is_some() {
+            tools.push(t);
+        } else {
+            eprintln!("skiff-bench: `{binary}` not found in PATH: skipping {name}{case}");
+            skipped.push(name);
+        }
+    }
+    Ok((tools, skipped))
+}
+
 fn find_in_path(bin: &str) -> Option<PathBuf> {
     std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
@@ -989,27 +997,8 @@ fn many_files(
     targets: &[Target],
     timeout: Duration,
 ) -> Result<(String, bool)> {
-    let mut tools = vec![TreeTool::Skiff];
-    let mut skipped = Vec::new();
-    for p in &args.tree_peers {
-        if p.trim().is_empty() {
-            continue;
-        }
-        let t = TreeTool::parse(p)?;
-        if tools.contains(&t) {
-            continue;
-        }
-        if find_in_path(t.short()).is_some() {
-            tools.push(t);
-        } else {
-            eprintln!(
-                "skiff-bench: `{}` not found in PATH: skipping {} in the many-files case",
-                t.short(),
-                t.name()
-            );
-            skipped.push(t.name());
-        }
-    }
+    let (tools, skipped) =
+        installed_peers(TreeTool::Skiff, &args.tree_peers, TreeTool::parse, |t| (t.short(), t.name()), " in the many-files case")?;
 
     let rtt_runs = args.runs.saturating_sub(1).max(1);
     let mut rows = Vec::new();
