@@ -39,7 +39,7 @@ pub use limits::{classify, FailureClass, Grant, Limits};
 pub use runner::{ConnectFor, JobContext, JobReport, JobRunner, SftpJobRunner};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::store::{runner as runner_id, JobId, JobRecord, JobSpec, JobState, Queue, StoreError};
+use crate::store::{runner as runner_id, JobCounters, JobId, JobRecord, JobSpec, JobState, Queue, StoreError};
 use crate::transfer::{Accountant, Asker, OverwriteAnswer, Progress, RateLimit, Snapshot, Throttle};
 
 /// Progress snapshots published per second.
@@ -422,11 +422,12 @@ impl Actor {
         for id in stopped {
             self.stop(id);
         }
-        for id in self.running.keys() {
-            if let Some(p) = lock(&self.shared.progress).get(id) {
-                let _ = q.record_progress(*id, p.done(), p.files_done(), p.files_failed());
-                let _ = q.record_totals(*id, p.total(), p.files_total());
-            }
+        let counters: Vec<JobCounters> = {
+            let progress = lock(&self.shared.progress);
+            self.running.keys().filter_map(|id| progress.get(id).map(|p| counters_of(*id, p))).collect()
+        };
+        if let Err(e) = q.record_counters(&counters) {
+            tracing::warn!("scheduler: {e}");
         }
 
         // Start what the limits allow.
@@ -519,9 +520,9 @@ impl Actor {
         self.shared.accountant.untrack(id);
         lock(&self.shared.job_limits).remove(&id);
         if let Some(p) = lock(&self.shared.progress).remove(&id) {
-            let q = &self.shared.queue;
-            let _ = q.record_totals(id, p.total(), p.files_total());
-            let _ = q.record_progress(id, p.done(), p.files_done(), p.files_failed());
+            if let Err(e) = self.shared.queue.record_counters(&[counters_of(id, &p)]) {
+                tracing::warn!("scheduler: {e}");
+            }
         }
     }
 
@@ -565,5 +566,17 @@ impl Actor {
             tracing::warn!("scheduler: {e}");
         }
         lock(&self.shared.outcomes).insert(id, outcome);
+    }
+}
+
+/// What the store keeps of a job's live progress.
+fn counters_of(id: JobId, p: &Progress) -> JobCounters {
+    JobCounters {
+        id,
+        bytes_done: p.done(),
+        bytes_total: p.total(),
+        files_done: p.files_done(),
+        files_total: p.files_total(),
+        files_failed: p.files_failed(),
     }
 }

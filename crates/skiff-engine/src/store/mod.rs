@@ -18,8 +18,8 @@ pub mod runner;
 pub mod secrets;
 
 pub use queue::{
-    Direction, JobId, JobRecord, JobSpec, JobState, OverwritePolicy, ParseEnumError, Queue,
-    StoreError,
+    Direction, JobCounters, JobId, JobRecord, JobSpec, JobState, OverwritePolicy, ParseEnumError,
+    Queue, StoreError,
 };
 pub use profiles::{connect_options_for, AuthKind, Profile, Profiles};
 pub use secrets::{SecretKind, Secrets};

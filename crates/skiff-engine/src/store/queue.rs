@@ -378,6 +378,17 @@ impl StoreError {
     }
 }
 
+/// A job's progress counters, as [`Queue::record_counters`] stores them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobCounters {
+    pub id: JobId,
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+    pub files_done: u64,
+    pub files_total: u64,
+    pub files_failed: u64,
+}
+
 /// The operation in progress, for error messages; `job` turns "no rows" into `NoSuchJob`.
 #[derive(Clone, Copy)]
 struct Op {
@@ -917,6 +928,33 @@ impl Queue {
                 )?
                 .execute(params![id, int(bytes_total), int(files_total), t])?;
             expect_row(n)
+        })
+    }
+
+    /// Records the counters of several jobs (absolute values) in one transaction; a job
+    /// removed meanwhile is passed over.
+    pub fn record_counters(&self, rows: &[JobCounters]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let t = now();
+        self.write(Op::new("record the progress of running jobs"), |tx| {
+            let mut update = tx.prepare_cached(
+                "UPDATE jobs SET bytes_done = ?2, bytes_total = ?3, files_done = ?4, \
+                 files_total = ?5, files_failed = ?6, updated_at = ?7 WHERE id = ?1",
+            )?;
+            for c in rows {
+                update.execute(params![
+                    c.id,
+                    int(c.bytes_done),
+                    int(c.bytes_total),
+                    int(c.files_done),
+                    int(c.files_total),
+                    int(c.files_failed),
+                    t
+                ])?;
+            }
+            Ok(())
         })
     }
 

@@ -211,6 +211,23 @@ fn counters_retries_and_priority() {
 }
 
 #[test]
+fn counters_of_several_jobs_in_one_write() {
+    let q = Queue::open_in_memory().unwrap();
+    let (a, b) = (q.add(&spec("a"), 0).unwrap(), q.add(&spec("b"), 0).unwrap());
+    let gone = q.add(&spec("c"), 0).unwrap();
+    q.set_state(gone, JobState::Done, None).unwrap();
+    q.clear_finished().unwrap();
+    let row = |id, n: u64| JobCounters { id, bytes_done: n, bytes_total: 2 * n, files_done: n / 10, files_total: n / 5, files_failed: 1 };
+    q.record_counters(&[row(a, 100), row(gone, 7), row(b, 50)]).unwrap();
+    for (id, n) in [(a, 100), (b, 50)] {
+        let r = q.get(id).unwrap().unwrap();
+        assert_eq!((r.bytes_done, r.bytes_total, r.files_done, r.files_total, r.files_failed), (n, 2 * n, n / 10, n / 5, 1));
+    }
+    assert!(q.get(gone).unwrap().is_none(), "a removed job is passed over, not recreated");
+    q.record_counters(&[]).unwrap();
+}
+
+#[test]
 fn unknown_job_is_a_clear_error_everywhere() {
     let q = Queue::open_in_memory().unwrap();
     let missing = 42;
