@@ -86,6 +86,77 @@ pub fn diff(before: &[JobRecord], after: &[JobRecord]) -> Vec<Event> {
     events
 }
 
+/// Equal in everything a front end shows (all but `updated_at`), without copying either.
 fn same_but_timestamp(a: &JobRecord, b: &JobRecord) -> bool {
-    JobRecord { updated_at: 0, ..a.clone() } == JobRecord { updated_at: 0, ..b.clone() }
+    // Destructured so that a new field cannot be forgotten here.
+    let JobRecord {
+        id,
+        spec,
+        state,
+        priority,
+        position,
+        error,
+        retries,
+        bytes_done,
+        bytes_total,
+        files_done,
+        files_total,
+        files_failed,
+        created_at,
+        updated_at: _,
+        finished_at,
+        runner,
+        roots_resolved,
+    } = a;
+    (id, state, priority, position, retries, bytes_done, bytes_total, files_done, files_total, files_failed)
+        == (&b.id, &b.state, &b.priority, &b.position, &b.retries, &b.bytes_done, &b.bytes_total, &b.files_done, &b.files_total, &b.files_failed)
+        && (created_at, finished_at, roots_resolved, error, runner, spec)
+            == (&b.created_at, &b.finished_at, &b.roots_resolved, &b.error, &b.runner, &b.spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Direction, JobSpec, OverwritePolicy, Queue};
+
+    fn two_jobs() -> Vec<JobRecord> {
+        let q = Queue::open_in_memory().unwrap();
+        let spec = |name: &str| JobSpec {
+            direction: Direction::Upload,
+            host: "example".into(),
+            user: None,
+            port: None,
+            ssh_config: None,
+            local_path: format!("/tmp/{name}").into(),
+            remote_path: format!("/srv/{name}"),
+            recursive: false,
+            overwrite: OverwritePolicy::Overwrite,
+            preserve_mtime: true,
+            preserve_permissions: false,
+            speed_limit: None,
+        };
+        q.add(&spec("a"), 0).unwrap();
+        q.add(&spec("b"), 0).unwrap();
+        q.list().unwrap()
+    }
+
+    #[test]
+    fn only_real_changes_become_events() {
+        let before = two_jobs();
+        let mut after = before.clone();
+        after[0].updated_at += 5;
+        assert!(diff(&before, &after).is_empty(), "a new timestamp alone is no change");
+
+        after[1].bytes_done = 10;
+        let events = diff(&before, &after);
+        assert!(matches!(&events[..], [Event::JobChanged { job }] if job.id == before[1].id && job.bytes_done == 10));
+
+        after[0].spec.remote_path = "/srv/elsewhere".into();
+        assert_eq!(diff(&before, &after).len(), 2);
+
+        let events = diff(&before, &after[1..]);
+        assert!(matches!(events.last(), Some(Event::JobsRemoved { ids }) if ids == &vec![before[0].id]));
+        let events = diff(&before[1..], &before);
+        assert!(matches!(&events[..], [Event::JobAdded { job }] if job.id == before[0].id));
+    }
 }
