@@ -195,12 +195,25 @@ describe('drag and drop', () => {
     layOut();
     const target = rowNames('local').indexOf('Documents');
     await fireEvent.pointerDown(row('remote', 'readme.md'), { button: 0, clientX: 700, clientY: 400, pointerId: 1 });
-    await fireEvent.pointerMove(window, { clientX: 500, clientY: 300, pointerId: 1 });
-    await fireEvent.pointerMove(window, { clientX: 300, clientY: 150 + target * 26 + 5, pointerId: 1 });
+    await fireEvent.pointerMove(window, { clientX: 500, clientY: 300, pointerId: 1, buttons: 1 });
+    await fireEvent.pointerMove(window, { clientX: 300, clientY: 150 + target * 26 + 5, pointerId: 1, buttons: 1 });
     await waitFor(() => expect(row('local', 'Documents').classList.contains('dropping')).toBe(true));
     await fireEvent.pointerUp(window, { clientX: 300, clientY: 150 + target * 26 + 5, pointerId: 1 });
     await waitFor(() => expect(enqueued(mock)).toHaveLength(1));
     expect(enqueued(mock)[0]).toMatchObject({ direction: 'download', sources: ['/home/demo/readme.md'], destDir: '/home/you/Documents' });
+  });
+
+  it('a press whose release never arrived does not turn the next pointer move into a drag', async () => {
+    // A double-click that opens a folder replaces the row under the pointer; WebKit may then
+    // deliver the release nowhere. Moving with no button held must not show a drag ghost.
+    const { mock } = await renderApp(known);
+    await connectKnown();
+    layOut();
+    await fireEvent.pointerDown(row('remote', 'readme.md'), { button: 0, clientX: 700, clientY: 400, pointerId: 1 });
+    await fireEvent.pointerMove(window, { clientX: 300, clientY: 200, pointerId: 1, buttons: 0 });
+    expect(document.querySelector('div.ghost')).toBeNull();
+    await fireEvent.pointerUp(window, { clientX: 300, clientY: 200, pointerId: 1 });
+    expect(enqueued(mock)).toHaveLength(0);
   });
 
   it('a click without movement is not a drag', async () => {

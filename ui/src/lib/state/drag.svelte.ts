@@ -33,8 +33,14 @@ export class RowDrag {
     this.target = null;
   }
 
-  move(x: number, y: number) {
+  /** Pointer moved with `buttons` held; with none held the press is over (its release was
+   * lost, e.g. when a double-click replaced the row under the pointer), so no drag. */
+  move(x: number, y: number, buttons: number) {
     if (this.from === null) return;
+    if (buttons === 0) {
+      this.cancel();
+      return;
+    }
     if (!this.active && Math.hypot(x - this.startX, y - this.startY) < THRESHOLD_PX) return;
     this.active = true;
     this.x = x;
