@@ -11,11 +11,15 @@
 //! - prompts, overwrite questions, connection and sandbox changes go out at once (after
 //!   whatever was batched before them, so the window sees them in order);
 //! - with no channel subscribed yet, only the latest state is kept; a new channel (the window
-//!   reloaded) gets the batched state and every question still open again.
+//!   reloaded) gets the batched state and every question still open again;
+//! - progress never mentions a job whose last row said it is paused or finished: snapshots are
+//!   taken on their own clock, so one taken just before a fast job finished (saying "0 of 12
+//!   bytes") often lands in the same flush as the job's `done` row, or after it, and would
+//!   overwrite the finished row's full count in the window.
 //!
 //! It knows nothing of commands and never blocks a producer.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use skiff_engine::scheduler::{Event, Scheduler};
@@ -286,6 +290,15 @@ struct Forwarder {
     /// Overwrite questions not answered yet, re-sent to a new channel.
     open_questions: BTreeMap<u64, UiEvent>,
     last_flush: Option<Instant>,
+    /// Jobs whose latest row says they are paused or finished: their progress is stale.
+    stopped: HashSet<i64>,
+}
+
+/// `progress` without the jobs in `stopped`.
+fn without_stopped(progress: &mut UiEvent, stopped: &HashSet<i64>) {
+    if let UiEvent::Progress { jobs, .. } = progress {
+        jobs.retain(|j| !stopped.contains(&j.id));
+    }
 }
 
 impl Forwarder {
@@ -312,6 +325,15 @@ impl Forwarder {
                         if j.state != JobState::Running {
                             self.open_questions.retain(|_, q| !matches!(q, UiEvent::OverwriteAsked { job, .. } if *job == j.id));
                         }
+                        // Queued keeps its progress: a snapshot may beat the row saying it started.
+                        if matches!(j.state, JobState::Running | JobState::Queued) {
+                            self.stopped.remove(&j.id);
+                        } else {
+                            self.stopped.insert(j.id);
+                        }
+                    }
+                    if let Some(p) = &mut self.batch.progress {
+                        without_stopped(p, &self.stopped);
                     }
                     self.batch.add_rows(jobs);
                     if self.sink.is_none() && self.batch.rows.len() > UNSUBSCRIBED_ROWS {
@@ -319,8 +341,19 @@ impl Forwarder {
                         self.batch.row_index.clear();
                     }
                 }
-                UiEvent::JobsRemoved { ids } => self.batch.remove(ids),
-                p @ UiEvent::Progress { .. } => self.batch.progress = Some(p),
+                UiEvent::JobsRemoved { ids } => {
+                    for id in &ids {
+                        self.stopped.remove(id);
+                    }
+                    if let Some(UiEvent::Progress { jobs, .. }) = &mut self.batch.progress {
+                        jobs.retain(|j| !ids.contains(&j.id));
+                    }
+                    self.batch.remove(ids)
+                }
+                mut p @ UiEvent::Progress { .. } => {
+                    without_stopped(&mut p, &self.stopped);
+                    self.batch.progress = Some(p)
+                }
                 UiEvent::LocalChanged { path } => {
                     if !self.batch.local.contains(&path) {
                         self.batch.local.push(path);
@@ -567,6 +600,109 @@ mod tests {
             .take()
             .iter()
             .all(|(_, e)| !matches!(e, UiEvent::OverwriteAsked { .. })));
+    }
+
+    fn progress_of(ids: &[(i64, u64)]) -> UiEvent {
+        UiEvent::Progress {
+            jobs: ids
+                .iter()
+                .map(|&(id, bytes_done)| JobProgress {
+                    id,
+                    bytes_done,
+                    bytes_total: 12,
+                    files_done: 0,
+                    files_total: 1,
+                    speed: 0.0,
+                    eta_secs: None,
+                })
+                .collect(),
+            bytes_done: 0,
+            bytes_total: 24,
+            speed: 0.0,
+        }
+    }
+
+    fn progress_ids(e: &UiEvent) -> Vec<i64> {
+        match e {
+            UiEvent::Progress { jobs, .. } => jobs.iter().map(|j| j.id).collect(),
+            _ => vec![],
+        }
+    }
+
+    /// "0 B / 12 B" on a finished row: a snapshot taken while the job was starting arrived
+    /// with (or after) its `done` row and overwrote its count in the window.
+    #[tokio::test(start_paused = true)]
+    async fn a_finished_job_keeps_its_full_count_whatever_order_snapshots_come_in() {
+        let (hub, rx) = EventHub::new();
+        tokio::spawn(forward(rx));
+        let sink = Collector::default();
+        hub.subscribe(sink.clone());
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let done = |id| JobView {
+            state: JobState::Done,
+            bytes_done: 12,
+            bytes_total: 12,
+            ..row(id, 12)
+        };
+        // Same flush: a stale snapshot (job 1 at 0 bytes, job 2 running) before the done row.
+        hub.emit(progress_of(&[(1, 0), (2, 5)]));
+        hub.emit(UiEvent::Jobs {
+            jobs: vec![done(1)],
+        });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        // A later flush: a snapshot taken before the job finished, delivered after.
+        hub.emit(progress_of(&[(1, 0), (2, 7)]));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let got: Vec<UiEvent> = sink.take().into_iter().map(|(_, e)| e).collect();
+        assert!(
+            matches!(&got[0], UiEvent::Jobs { jobs } if jobs[0].bytes_done == 12 && jobs[0].state == JobState::Done),
+            "{got:?}"
+        );
+        let progress: Vec<Vec<i64>> = got
+            .iter()
+            .filter(|e| matches!(e, UiEvent::Progress { .. }))
+            .map(progress_ids)
+            .collect();
+        assert_eq!(progress, [vec![2], vec![2]], "{got:?}");
+        // Run again (a retry): its progress shows again.
+        hub.emit(UiEvent::Jobs {
+            jobs: vec![row(1, 0)],
+        });
+        hub.emit(progress_of(&[(1, 3)]));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let got: Vec<UiEvent> = sink.take().into_iter().map(|(_, e)| e).collect();
+        assert_eq!(progress_ids(got.last().unwrap()), [1], "{got:?}");
+    }
+
+    /// The engine side of the same: the row of a finished single-file job carries its
+    /// full count.
+    #[test]
+    fn a_done_record_maps_to_a_full_row() {
+        let spec = skiff_engine::store::JobSpec {
+            direction: skiff_engine::store::Direction::Upload,
+            host: "h".into(),
+            user: Some("u".into()),
+            port: Some(22),
+            ssh_config: None,
+            local_path: "/l/a.txt".into(),
+            remote_path: "/r/a.txt".into(),
+            recursive: false,
+            overwrite: skiff_engine::store::OverwritePolicy::Overwrite,
+            preserve_mtime: true,
+            preserve_permissions: true,
+            speed_limit: None,
+        };
+        let q = skiff_engine::store::Queue::open_in_memory().unwrap();
+        let id = q.add(&spec, 0).unwrap();
+        q.record_totals(id, 12, 1).unwrap();
+        q.record_progress(id, 12, 1, 0).unwrap();
+        q.set_state(id, skiff_engine::store::JobState::Done, None)
+            .unwrap();
+        let v = rows(&q.list().unwrap());
+        assert_eq!(
+            (v[0].state, v[0].bytes_done, v[0].bytes_total),
+            (JobState::Done, 12, 12)
+        );
     }
 
     #[tokio::test(start_paused = true)]

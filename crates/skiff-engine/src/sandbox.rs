@@ -11,12 +11,20 @@
 //! from the same state folder and that outlived its app, which it stops). Stopping (or
 //! dropping) the [`Sandbox`] kills and reaps the server. The sample files in `files/` are
 //! only created when missing, so what a person put there survives a restart.
+//!
+//! On Linux the server also dies with the app when the app is killed outright (SIGKILL, a
+//! crash): it is started with `PR_SET_PDEATHSIG`. That signal follows the *thread* that
+//! forked, not the process, so the server is always spawned from the sandbox's own launcher
+//! thread, which lives exactly as long as the [`Sandbox`] (callers start it from tokio's
+//! blocking threads, which exit when idle and would take the server with them).
 
 use std::fs;
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -46,7 +54,79 @@ pub struct Sandbox {
     state_dir: PathBuf,
     log: PathBuf,
     child: Option<Child>,
+    /// Declared after `child`: dropped (its thread ended) only once the server is stopped.
+    _launcher: Launcher,
 }
+
+/// A spawn request: the command, and where its child goes.
+type SpawnRequest = (Command, mpsc::Sender<io::Result<Child>>);
+
+/// The thread that forks the server (see the module docs): it spawns what it is sent and
+/// then waits, parked on its channel, until the [`Sandbox`] that owns it is dropped.
+struct Launcher {
+    tx: Option<mpsc::Sender<SpawnRequest>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Launcher {
+    fn new() -> Result<Launcher> {
+        let (tx, rx) = mpsc::channel::<SpawnRequest>();
+        let thread = std::thread::Builder::new()
+            .name("skiff-sandbox".into())
+            .spawn(move || {
+                for (mut cmd, reply) in rx {
+                    let _ = reply.send(cmd.spawn());
+                }
+            })
+            .map_err(|e| fail(format!("cannot start the sandbox's launcher thread: {e}")).hint("the system is out of threads or memory; close something and try again"))?;
+        Ok(Launcher { tx: Some(tx), thread: Some(thread) })
+    }
+
+    /// Spawn `cmd` from the launcher thread, set to die with this process.
+    fn spawn(&self, mut cmd: Command) -> io::Result<Child> {
+        die_with_parent(&mut cmd);
+        let (reply_tx, reply_rx) = mpsc::channel();
+        let gone = || io::Error::other("the sandbox's launcher thread has stopped");
+        self.tx.as_ref().ok_or_else(gone)?.send((cmd, reply_tx)).map_err(|_| gone())?;
+        reply_rx.recv().map_err(|_| gone())?
+    }
+}
+
+impl Drop for Launcher {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Linux: the child gets SIGTERM (sshd exits on it) when the thread that forked it ends,
+/// which for the launcher thread means when this process ends, however it ends.
+#[cfg(target_os = "linux")]
+fn die_with_parent(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: the hook runs between fork and exec and only makes async-signal-safe calls
+    // (prctl, getppid); it allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong, 0, 0, 0) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // The parent died between fork and prctl: the signal will never come.
+            if libc::getppid() != parent {
+                return Err(io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Elsewhere a killed app leaves the server running; the next start stops it
+/// (`stop_stale_server`).
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_cmd: &mut Command) {}
 
 impl std::fmt::Debug for Sandbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -104,6 +184,7 @@ impl Sandbox {
 
         let known_hosts = state_dir.join("known_hosts");
         let log = state_dir.join("sshd.log");
+        let launcher = Launcher::new()?;
         let mut last_err = None;
         for _ in 0..BIND_ATTEMPTS {
             let port = free_port()?;
@@ -111,20 +192,21 @@ impl Sandbox {
             write_file(&config_path, &config)?;
             write_file(&known_hosts, &format!("[127.0.0.1]:{port} {host_pub}\n"))?;
             let log_file = fs::File::create(&log).map_err(|e| io_fail(&log, &e))?;
-            let mut child = Command::new(SSHD)
-                .arg("-D")
+            let mut cmd = Command::new(SSHD);
+            cmd.arg("-D")
                 .arg("-e")
                 .arg("-f")
                 .arg(&config_path)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
-                .stderr(log_file)
-                .spawn()
+                .stderr(log_file);
+            let mut child = launcher
+                .spawn(cmd)
                 .map_err(|e| fail(format!("cannot run {SSHD}: {e}")).hint("install it: apt-get install openssh-server"))?;
             match wait_ready(&mut child, port, &log) {
                 Ok(()) => {
                     tracing::info!(port, root = %root.display(), "sandbox sshd started");
-                    return Ok(Sandbox { port, root, user, key_path, known_hosts, state_dir, log, child: Some(child) });
+                    return Ok(Sandbox { port, root, user, key_path, known_hosts, state_dir, log, child: Some(child), _launcher: launcher });
                 }
                 Err(e) => {
                     let _ = child.kill();
@@ -166,6 +248,11 @@ impl Sandbox {
     /// What the server logged (for an error report).
     pub fn log_contents(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The server's process id, while it has not been stopped.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// Whether the server is still running.
@@ -440,6 +527,66 @@ mod tests {
         fs::write(root.join("README.txt"), "mine").unwrap();
         make_samples(&root).unwrap();
         assert_eq!(fs::read_to_string(root.join("README.txt")).unwrap(), "mine");
+    }
+
+    /// Set for the helper run of [`helper_holds_a_sandbox`]: the folder it works in.
+    const HELPER_ENV: &str = "SKIFF_SANDBOX_DEATH_HELPER";
+
+    /// Only does something when [`sshd_dies_with_a_killed_app`] runs this test binary as its
+    /// "app": starts a sandbox from a thread that ends at once (as tokio's blocking threads
+    /// do), writes the server's pid, and waits to be killed.
+    #[test]
+    fn helper_holds_a_sandbox() {
+        let Some(dir) = std::env::var_os(HELPER_ENV).map(PathBuf::from) else { return };
+        let state = dir.join("state");
+        let sandbox = std::thread::spawn(move || Sandbox::start(&state)).join().unwrap().unwrap();
+        fs::write(dir.join("pid.tmp"), sandbox.pid().unwrap().to_string()).unwrap();
+        fs::rename(dir.join("pid.tmp"), dir.join("pid")).unwrap();
+        std::thread::sleep(Duration::from_secs(120));
+        drop(sandbox);
+    }
+
+    /// Whether `pid` runs (a zombie nobody reaped yet counts as gone).
+    fn alive(pid: u32) -> bool {
+        match fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])),
+            Err(_) => false,
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn sshd_dies_with_a_killed_app() {
+        if !Path::new(SSHD).exists() {
+            eprintln!("skipped: {SSHD} is not installed");
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let mut app = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "sandbox::tests::helper_holds_a_sandbox", "--nocapture", "--test-threads=1"])
+            .env(HELPER_ENV, tmp.path())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let pid: u32 = loop {
+            if let Ok(text) = fs::read_to_string(tmp.path().join("pid")) {
+                break text.trim().parse().unwrap();
+            }
+            assert!(app.try_wait().unwrap().is_none(), "the helper exited before starting the sandbox");
+            assert!(Instant::now() < deadline, "the helper did not start the sandbox within 20 s");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        // The thread that started it has ended; the server runs on.
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(alive(pid), "sshd {pid} died with the thread that started it");
+        app.kill().unwrap(); // SIGKILL: no destructor runs
+        app.wait().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while alive(pid) {
+            assert!(Instant::now() < deadline, "sshd {pid} outlived its killed app by 5 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     #[test]

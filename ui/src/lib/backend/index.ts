@@ -66,7 +66,10 @@ export interface Backend {
   answerPrompt(answer: PromptAnswer): Promise<void>;
 
   homeDir(): Promise<string>;
-  /** Streams the listing to `onChunk`; resolves with the resolved absolute path. */
+  /**
+   * Streams the listing to `onChunk`; resolves with the resolved absolute path once every
+   * chunk has been delivered (the last one says `done`), never before.
+   */
   listDir(side: Side, path: string | null, onChunk: (chunk: ListingChunk) => void): Promise<string>;
   makeDir(side: Side, path: string): Promise<void>;
   renameEntry(side: Side, from: string, to: string): Promise<void>;
@@ -95,6 +98,46 @@ export function toAppError(e: unknown): AppError {
   }
   if (typeof e === 'string') return { code: 'internal', message: e };
   return { code: 'internal', message: 'Something went wrong (no details were given).' };
+}
+
+/** How long a listing that has answered may wait for its last chunk before it gives up. */
+export const LAST_CHUNK_WAIT_MS = 10_000;
+
+/**
+ * A listing over a transport whose chunks may arrive after the call's answer: Tauri sends a
+ * command's reply and its channel's messages separately (and fetches a big message later),
+ * so `invoke` can resolve while the last chunks of 1,000 rows are still on their way — a
+ * refresh that took the answer as "complete" showed 98 of 1,000 files, or none. `start`
+ * makes the call, handing chunks to the function it is given; the promise returned here
+ * resolves when the answer *and* the chunk marked `done` have both arrived (or
+ * {@link LAST_CHUNK_WAIT_MS} after the answer if that chunk never comes), and rejects as
+ * soon as the call does.
+ */
+export function listingUntilDone(
+  start: (deliver: (chunk: ListingChunk) => void) => Promise<string>,
+  onChunk: (chunk: ListingChunk) => void,
+): Promise<string> {
+  let sawDone = false;
+  let lastChunk: (() => void) | null = null;
+  const reply = start((chunk) => {
+    onChunk(chunk);
+    if (chunk.done) {
+      sawDone = true;
+      lastChunk?.();
+    }
+  });
+  return reply.then(
+    (path) =>
+      sawDone
+        ? path
+        : new Promise<string>((resolve) => {
+            const timer = setTimeout(() => resolve(path), LAST_CHUNK_WAIT_MS);
+            lastChunk = () => {
+              clearTimeout(timer);
+              resolve(path);
+            };
+          }),
+  );
 }
 
 export function inTauri(): boolean {

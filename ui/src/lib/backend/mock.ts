@@ -1,7 +1,7 @@
 // An in-memory backend: a fake local and remote tree, fake hosts and a queue that moves with
 // timers. It serves the unit tests and `npm run dev` in a plain browser. It follows the
 // contract in src-tauri/src/ipc.rs, including its errors (`{ code, message }`) and events.
-import type { Backend } from './index';
+import { listingUntilDone, type Backend } from './index';
 import type { AppError } from './bindings/AppError';
 import type { ConnectTarget } from './bindings/ConnectTarget';
 import type { Enqueue } from './bindings/Enqueue';
@@ -264,6 +264,11 @@ export interface MockOptions {
   chunkSize?: number;
   /** Delay between listing chunks. */
   chunkDelayMs?: number;
+  /**
+   * Answer `list_dir` before its chunks arrive, as Tauri's transport can (the reply and the
+   * channel's messages travel separately); the backend still resolves only after the last.
+   */
+  lateChunks?: boolean;
   /** Size of the `big` folders. */
   bigFolder?: number;
   /** Starting settings. */
@@ -299,6 +304,7 @@ export class MockBackend implements Backend {
       bytesPerSecond: options.bytesPerSecond ?? (demo ? 24 * 1024 * 1024 : 512 * 1024 * 1024),
       chunkSize: options.chunkSize ?? 2000,
       chunkDelayMs: options.chunkDelayMs ?? (demo ? 15 : 0),
+      lateChunks: options.lateChunks ?? false,
       bigFolder: options.bigFolder ?? 100_000,
     };
     const big = this.opts.bigFolder;
@@ -521,7 +527,12 @@ export class MockBackend implements Backend {
     return this.run('home_dir', {}, () => this.local.home);
   }
 
-  async listDir(side: Side, path: string | null, onChunk: (chunk: ListingChunk) => void): Promise<string> {
+  listDir(side: Side, path: string | null, onChunk: (chunk: ListingChunk) => void): Promise<string> {
+    return listingUntilDone((deliver) => this.listing(side, path, deliver), onChunk);
+  }
+
+  /** The transport under `listDir`: chunks in order, the reply before them when `lateChunks`. */
+  private async listing(side: Side, path: string | null, deliver: (chunk: ListingChunk) => void): Promise<string> {
     this.record('list_dir', { side, path });
     await this.later(undefined);
     const fs = this.fs(side);
@@ -529,12 +540,16 @@ export class MockBackend implements Backend {
     const node = fs.dirOf(resolved, 'Listing');
     const all = fs.entries(node);
     const size = this.opts.chunkSize;
-    for (let i = 0; i === 0 || i < all.length; i += size) {
-      const entries = all.slice(i, i + size);
-      const done = i + size >= all.length;
-      if (i > 0 || this.opts.chunkDelayMs > 0) await this.later(undefined, this.opts.chunkDelayMs);
-      onChunk({ path: resolved, entries, done });
-    }
+    const send = async () => {
+      for (let i = 0; i === 0 || i < all.length; i += size) {
+        const entries = all.slice(i, i + size);
+        const done = i + size >= all.length;
+        if (i > 0 || this.opts.chunkDelayMs > 0 || this.opts.lateChunks) await this.later(undefined, this.opts.chunkDelayMs);
+        deliver({ path: resolved, entries, done });
+      }
+    };
+    if (this.opts.lateChunks) void send();
+    else await send();
     return resolved;
   }
 

@@ -3,7 +3,7 @@
 import { Channel, invoke } from '@tauri-apps/api/core';
 import { getCurrentWebview } from '@tauri-apps/api/webview';
 import type { Backend } from './index';
-import { toAppError } from './index';
+import { listingUntilDone, toAppError } from './index';
 import type { ConnectTarget } from './bindings/ConnectTarget';
 import type { Enqueue } from './bindings/Enqueue';
 import type { HostProfile } from './bindings/HostProfile';
@@ -80,9 +80,12 @@ export class TauriBackend implements Backend {
     return call<string>('home_dir');
   }
   listDir(side: Side, path: string | null, onChunk: (chunk: ListingChunk) => void) {
-    const channel = new Channel<ListingChunk>();
-    channel.onmessage = onChunk;
-    return call<string>('list_dir', { side, path, onChunk: channel });
+    // The reply can overtake the channel's last chunks: wait for the one marked `done`.
+    return listingUntilDone((deliver) => {
+      const channel = new Channel<ListingChunk>();
+      channel.onmessage = deliver;
+      return call<string>('list_dir', { side, path, onChunk: channel });
+    }, onChunk);
   }
   async makeDir(side: Side, path: string) {
     await call<void>('make_dir', { side, path });

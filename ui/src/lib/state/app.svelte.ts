@@ -18,7 +18,7 @@ import {
   type UiEvent,
 } from '../backend';
 import { handleOsDrop, hoverTarget, type DropTarget, type DropZone, type OsDragDropPayload, type PaneSide } from '../util/drop';
-import { joinPath, parentPath } from '../util/paths';
+import { joinPath } from '../util/paths';
 import { RowDrag } from './drag.svelte';
 import { PaneState } from './pane.svelte';
 import { QueueState } from './queue.svelte';
@@ -497,15 +497,14 @@ export class AppState {
     await this.enqueue('upload', drop.paths, drop.target.dir);
   }
 
-  /** A job finished: the pane showing its destination folder lists again. */
+  /**
+   * A job stopped (done, failed or cancelled — the last two may leave files behind): the
+   * pane showing where it wrote lists again, once per burst of finishing jobs. The local pane
+   * is also refreshed by its watcher; this covers a folder that cannot be watched.
+   */
   jobFinished(job: JobView) {
-    if (job.direction === 'upload') {
-      const dir = parentPath(job.remotePath);
-      if (this.remote.shows(dir)) this.remote.requestRefresh();
-    } else {
-      const dir = parentPath(job.localPath);
-      if (this.local.shows(dir)) this.local.requestRefresh();
-    }
+    const [pane, dest] = job.direction === 'upload' ? [this.remote, job.remotePath] : [this.local, job.localPath];
+    if (pane.showsWorkOf(dest)) pane.requestRefresh();
   }
 
   /** Full path of a name in a pane (context menu, tests). */

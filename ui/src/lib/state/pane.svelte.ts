@@ -3,7 +3,7 @@
 // before the listing ends.
 import { toAppError, type AppError, type Entry, type Side } from '../backend';
 import type { DropZone, PaneSide } from '../util/drop';
-import { baseName, joinPath, parentPath, samePath } from '../util/paths';
+import { baseName, isInside, joinPath, parentPath, samePath } from '../util/paths';
 import { clickSelect, emptySelection, moveCursor, pruneSelection, selectAll, type CursorMove, type Modifiers, type Selection } from '../util/selection';
 import { comparator, isFolder, mergeSorted, sortEntries, type SortKey, type SortSpec } from '../util/sort';
 import type { AppState } from './app.svelte';
@@ -22,6 +22,11 @@ export function invalidName(name: string): string | null {
   if (name.includes('/') || name.includes('\0')) return 'A name cannot contain "/".';
   return null;
 }
+
+/** Refreshes asked for by events start at least this far apart. */
+export const REFRESH_GAP_MS = 1000;
+/** A burst of requests waits at most this long (after its first) for its refresh. */
+export const REFRESH_MAX_WAIT_MS = 1000;
 
 export class PaneState {
   /** The folder shown (absolute, as the backend resolved it). */
@@ -51,6 +56,13 @@ export class PaneState {
   private refreshTimer: ReturnType<typeof setTimeout> | null = null;
   private refreshing = false;
   private refreshAgain = false;
+  /** When the last refresh started and how long it took (ms), to space bursts out. */
+  private lastRefreshAt = 0;
+  private lastRefreshMs = 0;
+  /** The first request the pending timer answers. */
+  private firstRequestAt: number | null = null;
+  /** Refreshes (for tests and the e2e log). */
+  refreshCount = 0;
 
   private readonly app: AppState;
   readonly side: PaneSide;
@@ -149,6 +161,8 @@ export class PaneState {
       return;
     }
     this.refreshing = true;
+    this.refreshCount++;
+    this.lastRefreshAt = Date.now();
     const token = this.token;
     const path = this.path;
     const buffer: Entry[] = [];
@@ -170,6 +184,7 @@ export class PaneState {
       }
     } finally {
       this.refreshing = false;
+      this.lastRefreshMs = Date.now() - this.lastRefreshAt;
       if (this.refreshAgain) {
         this.refreshAgain = false;
         this.requestRefresh();
@@ -177,18 +192,40 @@ export class PaneState {
     }
   }
 
-  /** A refresh soon, coalescing bursts (many jobs finishing into this folder). */
+  /**
+   * A refresh soon, coalescing bursts (1,000 jobs finishing into this folder are a handful of
+   * listings, not 1,000): it waits until requests stop for `delayMs`, but not longer than
+   * {@link REFRESH_MAX_WAIT_MS} after the first; requests during a refresh make one more
+   * after it; and refreshes start at least {@link REFRESH_GAP_MS} apart (twice as far as the
+   * last one took, for a folder that is slow to list).
+   */
   requestRefresh(delayMs = 250) {
-    if (this.refreshTimer) return;
+    const now = Date.now();
+    this.firstRequestAt ??= now;
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    const gap = Math.max(REFRESH_GAP_MS, 2 * this.lastRefreshMs);
+    const due = Math.max(Math.min(now + delayMs, this.firstRequestAt + REFRESH_MAX_WAIT_MS), this.lastRefreshAt + gap);
     this.refreshTimer = setTimeout(() => {
       this.refreshTimer = null;
+      this.firstRequestAt = null;
       void this.refresh();
-    }, delayMs);
+    }, due - now);
   }
 
   /** Whether `dir` is the folder this pane shows. */
   shows(dir: string): boolean {
     return this.path !== '' && samePath(this.path, dir);
+  }
+
+  /**
+   * Whether what a job wrote at `dest` may show here: a file or a folder copied into the
+   * folder shown (`dest` in it), a folder tree copied *into* `dest` when `dest` is the folder
+   * shown (a tree job's destination is the folder it copies into until its first run pins
+   * it), or the folder shown lies inside the tree.
+   */
+  showsWorkOf(dest: string): boolean {
+    if (!this.path || !dest) return false;
+    return samePath(this.path, dest) || samePath(this.path, parentPath(dest)) || isInside(this.path, dest);
   }
 
   // -- sorting, filtering --------------------------------------------------------------

@@ -26,6 +26,17 @@ export type QueueFilter = 'all' | 'active' | 'failed';
 export const GRAPH_WINDOW_MS = 60_000;
 
 const FINISHED = new Set(['done', 'cancelled']);
+/** States a job stops in: its destination folder may have changed. */
+const STOPPED = new Set(['done', 'failed', 'cancelled']);
+
+/**
+ * Whether live progress may describe the job: it runs, or is about to (a snapshot can beat
+ * the row that says it started). A paused or finished job's row is the truth: a snapshot
+ * taken before it stopped must not replace the full count its `done` row brought.
+ */
+export function takesProgress(job: JobView | undefined): boolean {
+  return job === undefined || job.state === 'running' || job.state === 'queued';
+}
 
 export function isActive(job: JobView): boolean {
   return job.state === 'queued' || job.state === 'running' || job.state === 'paused';
@@ -127,7 +138,7 @@ export class QueueState {
         retries ??= new Map(this.retries);
         retries.delete(j.id);
       }
-      if (j.state === 'done' && old?.state !== 'done') this.app.jobFinished(j);
+      if (STOPPED.has(j.state) && old?.state !== j.state) this.app.jobFinished(j);
     }
     this.jobs = jobs;
     // A question of a job that stopped running will not be answered any more.
@@ -153,7 +164,7 @@ export class QueueState {
 
   private onProgress(list: JobProgress[], bytesDone: number, bytesTotal: number, speed: number) {
     const progress = new Map(this.progress);
-    for (const p of list) progress.set(p.id, p);
+    for (const p of list) if (takesProgress(this.jobs.get(p.id))) progress.set(p.id, p);
     this.progress = progress;
     this.speed = speed;
     this.bytesDone = bytesDone;
@@ -193,10 +204,15 @@ export class QueueState {
     this.idleTimer = null;
   }
 
+  /** The live progress of a running (or starting) job; none for a paused or finished one. */
+  liveProgress(job: JobView): JobProgress | undefined {
+    return takesProgress(job) ? this.progress.get(job.id) : undefined;
+  }
+
   /** Percent shown for a job (live progress when running). */
   percentOf(job: JobView): number {
     if (job.state === 'done') return 100;
-    const p = this.progress.get(job.id);
+    const p = this.liveProgress(job);
     const done = p?.bytesDone ?? job.bytesDone;
     const total = p?.bytesTotal ?? job.bytesTotal;
     if (total <= 0) return 0;

@@ -67,6 +67,16 @@ export function crumbs(p: string): Crumb[] {
   return out;
 }
 
+/** Whether `p` lies somewhere below the folder `dir` (not `dir` itself). */
+export function isInside(p: string, dir: string): boolean {
+  const norm = (s: string) => (s.length > 1 ? s.replace(/[\\/]+$/, '') : s);
+  const d = norm(dir);
+  const sep = isWindowsPath(d) ? '\\' : '/';
+  const prefix = d.endsWith('/') || d.endsWith('\\') ? d : d + sep;
+  const q = norm(p);
+  return q !== d && q.startsWith(prefix);
+}
+
 /** Whether `child` is `dir` itself (ignoring a trailing separator). */
 export function samePath(a: string, b: string): boolean {
   const norm = (s: string) => (s.length > 1 ? s.replace(/[\\/]+$/, '') : s);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Entry } from '../backend';
 import { formatEta, humanSize, octal, parseOctal, percent, permString } from './format';
-import { baseName, crumbs, joinPath, parentPath } from './paths';
+import { baseName, crumbs, isInside, joinPath, parentPath } from './paths';
 import { clickSelect, emptySelection, moveCursor } from './selection';
 import { comparator, mergeSorted, sortEntries } from './sort';
 
@@ -92,5 +92,15 @@ describe('selection', () => {
     expect([...s.selected]).toEqual(['a', 'b', 'c']);
     s = moveCursor(s, names, 'end', false);
     expect([...s.selected]).toEqual(['e']);
+  });
+});
+
+describe('isInside', () => {
+  it('is below a folder, not the folder itself or a sibling with the same prefix', () => {
+    expect(isInside('/home/demo/photos/2024', '/home/demo')).toBe(true);
+    expect(isInside('/home/demo/', '/home/demo')).toBe(false);
+    expect(isInside('/home/demonstration', '/home/demo')).toBe(false);
+    expect(isInside('/etc', '/')).toBe(true);
+    expect(isInside('C:\\Users\\you\\x', 'C:\\Users')).toBe(true);
   });
 });
