@@ -2,6 +2,7 @@
 //! engine: a responder task plays the person. One answer "for all" is asked once and holds
 //! for every conflict; answers given one by one apply to their own file; the files without
 //! a conflict keep moving while a question is open; downloads rename to `name (1).ext`.
+//! Single-file jobs run by the scheduler ask and apply the answer the same way.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -230,4 +231,99 @@ async fn an_unanswered_question_fails_only_its_file() {
     for m in report.errors.iter().map(|e| e.to_string()) {
         assert!(m.contains("nobody answered") && m.contains("127.0.0.1") && m.contains("/dest/src/f0"), "{m}");
     }
+}
+
+/// Single files (not `-r`) go by the same policy: through the scheduler and its real runner,
+/// each conflicting file raises one question and the answer is applied to it (Skip keeps the
+/// destination and reports the file skipped, Rename lands beside it, Overwrite replaces it),
+/// in both directions; a file without a conflict is not asked about.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_files_ask_and_honour_the_answer() {
+    use skiff_engine::scheduler::{Config, ConnectFor, Event, Scheduler, SftpJobRunner};
+    use skiff_engine::store::{Direction, JobSpec, JobState, Queue};
+
+    let sshd = Sshd::start().unwrap();
+    let local = tempfile::tempdir().unwrap();
+    let remote = sshd.root.join("single");
+    std::fs::create_dir(&remote).unwrap();
+    // Uploads: f00 (skip), f01 (rename), f02 (overwrite), f03 (no conflict).
+    // Downloads: f04 (skip), f05 (rename), f06 (overwrite).
+    let answers = [OverwriteChoice::Skip, OverwriteChoice::Rename, OverwriteChoice::Overwrite];
+    let mut specs = Vec::new();
+    let spec = |direction, local: &Path, remote: &Path| JobSpec {
+        direction,
+        host: skiff_tests::sshd::HOST_ALIAS.into(),
+        user: None,
+        port: None,
+        ssh_config: None,
+        local_path: local.to_path_buf(),
+        remote_path: remote.display().to_string(),
+        recursive: false,
+        overwrite: OverwritePolicy::Ask,
+        preserve_mtime: true,
+        preserve_permissions: true,
+        speed_limit: None,
+    };
+    for i in 0..4 {
+        std::fs::write(local.path().join(name(i)), fresh(i)).unwrap();
+        if i < 3 {
+            std::fs::write(remote.join(name(i)), stale(i)).unwrap();
+        }
+        specs.push(spec(Direction::Upload, &local.path().join(name(i)), &remote.join(name(i))));
+    }
+    for i in 4..7 {
+        std::fs::write(remote.join(name(i)), fresh(i)).unwrap();
+        std::fs::write(local.path().join(name(i)), stale(i)).unwrap();
+        specs.push(spec(Direction::Download, &local.path().join(name(i)), &remote.join(name(i))));
+    }
+
+    let opts = connect_options(&sshd);
+    #[allow(clippy::result_large_err)] // the engine's own error type
+    let connect: ConnectFor = Arc::new(move |_: &JobSpec| Ok(opts.clone()));
+    let runner = Arc::new(SftpJobRunner { connect, transfer: TransferOptions::default(), tree: TreeOptions::default() });
+    let queue = Arc::new(Queue::open_in_memory().unwrap());
+    let (sched, task) = Scheduler::start(queue, runner, Config { can_ask: true, ..Config::default() }).unwrap();
+    let mut events = sched.subscribe();
+    let ids: Vec<_> = specs.iter().map(|s| sched.add(s, 0).unwrap()).collect();
+    let which = |job| ids.iter().position(|&id| id == job).expect("a job of this test");
+    let mut asked = BTreeMap::new();
+    let person = async {
+        while asked.len() < 6 {
+            if let Ok(Event::OverwriteAsked { question, job, rel, .. }) = events.recv().await {
+                let i = which(job);
+                assert_ne!(i, 3, "f03 has no conflict");
+                assert_eq!(rel, name(i), "the question names the file");
+                let choice = if i < 4 { answers[i] } else { answers[i - 4] };
+                asked.insert(i, choice);
+                sched.answer(question, OverwriteAnswer { choice, apply_to_all: false }).unwrap();
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(120), person).await.expect("six questions");
+    tokio::time::timeout(Duration::from_secs(120), sched.idle()).await.expect("the jobs hung");
+
+    let mut skipped = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let outcome = sched.take_outcome(*id).expect("the job ran");
+        assert_eq!(outcome.state, JobState::Done, "job {i}: {:?}", outcome.error.map(|e| e.to_string()));
+        if outcome.report.expect("a report").skipped == 1 {
+            skipped.push(i);
+        }
+    }
+    sched.shutdown();
+    let _ = task.await;
+
+    assert!(!asked.contains_key(&3), "f03 had no conflict: {asked:?}");
+    assert_eq!(skipped, vec![0, 4]);
+    // Uploads.
+    assert_eq!(read(&remote.join(name(0))), stale(0), "skip keeps the destination");
+    assert_eq!(read(&remote.join(name(1))), stale(1), "rename keeps the destination");
+    assert_eq!(read(&remote.join("f01 (1).txt")), fresh(1), "rename lands beside it");
+    assert_eq!(read(&remote.join(name(2))), fresh(2), "overwrite replaces it");
+    assert_eq!(read(&remote.join(name(3))), fresh(3));
+    // Downloads.
+    assert_eq!(read(&local.path().join(name(4))), stale(4), "skip keeps the destination");
+    assert_eq!(read(&local.path().join(name(5))), stale(5), "rename keeps the destination");
+    assert_eq!(read(&local.path().join("f05 (1).txt")), fresh(5), "rename lands beside it");
+    assert_eq!(read(&local.path().join(name(6))), fresh(6), "overwrite replaces it");
 }

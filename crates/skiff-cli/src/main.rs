@@ -143,8 +143,9 @@ pub struct CpArgs {
     /// No progress bar and no summary.
     #[arg(short = 'q', long)]
     quiet: bool,
-    /// With -r, what to do with files that already exist: overwrite, skip, overwrite-if-newer,
-    /// overwrite-if-size-differs, resume (skip same size) or rename ("name (1).ext").
+    /// What to do with a destination file that already exists (a single file, or each file
+    /// of a -r tree): overwrite, skip, overwrite-if-newer, overwrite-if-size-differs, resume
+    /// (send only the rest of a shorter copy; skip same size) or rename ("name (1).ext").
     #[arg(long, value_name = "POLICY", default_value = "overwrite")]
     overwrite: String,
     /// Do not give copies the source's modification time.

@@ -13,9 +13,9 @@ use tokio::sync::mpsc;
 
 use super::limits::Grant;
 use crate::error::{Error, ErrorKind, Result};
-use crate::ssh::ConnectOptions;
+use crate::ssh::{ConnectOptions, ConnectionCache};
 use crate::store::{Direction, JobId, JobRecord, JobSpec, Queue};
-use crate::transfer::{self, Asker, Progress, Throttle, TransferOptions, TreeOptions, TreeReport};
+use crate::transfer::{self, Asker, OverwriteRule, Progress, Throttle, TransferOptions, TreeOptions, TreeReport};
 
 /// What the scheduler hands a job when it starts it.
 pub struct JobContext {
@@ -59,6 +59,10 @@ pub trait JobRunner: Send + Sync + 'static {
 pub type ConnectFor = Arc<dyn Fn(&JobSpec) -> Result<ConnectOptions> + Send + Sync>;
 
 /// The real runner: SFTP transfers through [`crate::transfer`].
+///
+/// Jobs reuse each other's idle SSH connections: every job's connection settings get the
+/// process-wide [`ConnectionCache::global`] unless [`ConnectFor`] already chose a cache (so
+/// runners made per job, as the app does, still share connections).
 pub struct SftpJobRunner {
     pub connect: ConnectFor,
     pub transfer: TransferOptions,
@@ -67,7 +71,10 @@ pub struct SftpJobRunner {
 
 impl JobRunner for SftpJobRunner {
     fn run(&self, job: JobRecord, ctx: JobContext) -> BoxFuture<'static, Result<JobReport>> {
-        let connect = (self.connect)(&job.spec);
+        let connect = (self.connect)(&job.spec).map(|mut opts| {
+            opts.reuse.get_or_insert_with(ConnectionCache::global);
+            opts
+        });
         let mut topts = self.transfer.clone();
         // The scheduler's limits (global, the job's own) plus any the front end set itself.
         topts.throttle = self.transfer.throttle.limits().iter().fold(ctx.throttle.clone(), |t, l| t.and(l.clone()));
@@ -92,12 +99,20 @@ impl JobRunner for SftpJobRunner {
 async fn run_job(job: &JobRecord, opts: &ConnectOptions, topts: &TransferOptions, tree: TreeOptions, ctx: JobContext) -> Result<JobReport> {
     let spec = &job.spec;
     let progress = ctx.progress.clone();
+    // A single file goes by the job's overwrite policy exactly like a file of a tree.
+    let rule = OverwriteRule { policy: spec.overwrite, asker: ctx.asker.clone() };
     let single = || async {
-        let bytes = match spec.direction {
-            Direction::Upload => transfer::upload_file(opts, &spec.local_path, &spec.remote_path, topts, progress.clone()).await?.bytes,
-            Direction::Download => transfer::download_file(opts, &spec.remote_path, &spec.local_path, topts, progress.clone()).await?.bytes,
+        let (bytes, skipped) = match spec.direction {
+            Direction::Upload => {
+                let r = transfer::upload_file_with(opts, &spec.local_path, &spec.remote_path, topts, progress.clone(), &rule).await?;
+                (r.bytes, r.skipped)
+            }
+            Direction::Download => {
+                let r = transfer::download_file_with(opts, &spec.remote_path, &spec.local_path, topts, progress.clone(), &rule).await?;
+                (r.bytes, r.skipped)
+            }
         };
-        Ok(JobReport { files: 1, bytes, ..JobReport::default() })
+        Ok(if skipped { JobReport { skipped: 1, ..JobReport::default() } } else { JobReport { files: 1, bytes, ..JobReport::default() } })
     };
     if !spec.recursive || (spec.direction == Direction::Upload && !spec.local_path.is_dir()) {
         return single().await;

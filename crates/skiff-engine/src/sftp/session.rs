@@ -56,6 +56,9 @@ struct Shared {
     /// Flips to true when the session dies, so a writer stuck waiting for SSH window on a
     /// dead channel lets go (and senders blocked on a full queue get their error).
     dead_tx: tokio::sync::watch::Sender<bool>,
+    /// Flips to true once the channel is closed both ways (the server answered our CLOSE,
+    /// or the connection went away): the server no longer counts it against MaxSessions.
+    closed_tx: tokio::sync::watch::Sender<bool>,
 }
 
 impl Shared {
@@ -218,6 +221,7 @@ impl SftpSession {
             next_id: AtomicU32::new(1),
             out: out_tx,
             dead_tx: tokio::sync::watch::Sender::new(false),
+            closed_tx: tokio::sync::watch::Sender::new(false),
         });
         tokio::spawn(writer_task(write_half, out_rx, shared.clone()));
         tokio::spawn(reader_task(read_half, inbuf, shared.clone()));
@@ -334,6 +338,16 @@ impl SftpSession {
     pub fn close(&self) {
         self.shared.kill(Error::network("sftp", "the session was closed").host(self.shared.host.clone()));
     }
+
+    /// [`SftpSession::close`], then wait (at most `limit`) until the server has closed the
+    /// channel too, so it no longer counts against the connection's sessions (OpenSSH's
+    /// MaxSessions). True when it did: the connection can carry new channels at once.
+    pub async fn shutdown(&self, limit: std::time::Duration) -> bool {
+        self.close();
+        let mut closed = self.shared.closed_tx.subscribe();
+        let done = tokio::time::timeout(limit, async { closed.wait_for(|c| *c).await.is_ok() }).await;
+        done.unwrap_or(false)
+    }
 }
 
 fn default_limits() -> Limits {
@@ -362,7 +376,7 @@ async fn writer_task(
     loop {
         let out = tokio::select! {
             out = rx.recv() => match out { Some(o) => o, None => break },
-            _ = dead.wait_for(|d| *d) => return,
+            _ = dead.wait_for(|d| *d) => break,
         };
         let send = async {
             write_half.data_bytes(out.head).await?;
@@ -374,22 +388,42 @@ async fn writer_task(
         let res = tokio::select! {
             r = send => r,
             // The channel died while we waited for window: nothing will ever be sent.
-            _ = dead.wait_for(|d| *d) => return,
+            _ = dead.wait_for(|d| *d) => break,
         };
         if let Err(e) = res {
             shared.kill(
                 Error::network("send sftp request", format!("the SSH channel failed: {e}"))
                     .host(shared.host.clone()),
             );
-            return;
+            break;
         }
     }
+    // Always end the channel: dropped, it would stay open on the server (counted against
+    // MaxSessions) for as long as the connection lives, and connections are reused. EOF
+    // ends the server's sftp subsystem, which then closes the channel; our CLOSE answers
+    // that. (A CLOSE of our own first would make russh forget the channel, so the server's
+    // CLOSE would never reach the reader and nobody could tell when the channel is gone.)
     let _ = write_half.eof().await;
-    let _ = write_half.close().await;
 }
 
-async fn reader_task(mut read_half: russh::ChannelReadHalf, mut buf: BytesMut, shared: Arc<Shared>) {
-    let err = loop {
+async fn reader_task(mut read_half: russh::ChannelReadHalf, buf: BytesMut, shared: Arc<Shared>) {
+    let closed = route_replies(&mut read_half, buf, &shared).await;
+    // Dead now (whatever the cause, the writer closes our side): wait for the server's CLOSE,
+    // or for the connection to go, so that [`SftpSession::shutdown`] knows the channel is gone.
+    if !closed {
+        while let Some(msg) = read_half.wait().await {
+            if matches!(msg, ChannelMsg::Close) {
+                break;
+            }
+        }
+    }
+    let _ = shared.closed_tx.send(true);
+}
+
+/// Route replies to their waiters until the session dies. True when the channel is already
+/// closed by the server (CLOSE seen, or the connection gone).
+async fn route_replies(read_half: &mut russh::ChannelReadHalf, mut buf: BytesMut, shared: &Shared) -> bool {
+    let (err, closed) = loop {
         // Route everything already buffered.
         loop {
             match Packet::decode(&mut buf, MAX_INCOMING_PACKET) {
@@ -411,7 +445,7 @@ async fn reader_task(mut read_half: russh::ChannelReadHalf, mut buf: BytesMut, s
                                 )
                                 .host(shared.host.clone()),
                             );
-                            return;
+                            return false;
                         }
                     }
                 }
@@ -421,7 +455,7 @@ async fn reader_task(mut read_half: russh::ChannelReadHalf, mut buf: BytesMut, s
                         Error::protocol("read sftp reply", format!("malformed packet: {e}"))
                             .host(shared.host.clone()),
                     );
-                    return;
+                    return false;
                 }
             }
         }
@@ -432,9 +466,8 @@ async fn reader_task(mut read_half: russh::ChannelReadHalf, mut buf: BytesMut, s
                 }
                 buf.extend_from_slice(&data);
             }
-            Some(ChannelMsg::Eof) | Some(ChannelMsg::Close) | None => {
-                break Error::network("sftp", "the server closed the SFTP channel");
-            }
+            Some(ChannelMsg::Eof) => break (Error::network("sftp", "the server closed the SFTP channel"), false),
+            Some(ChannelMsg::Close) | None => break (Error::network("sftp", "the server closed the SFTP channel"), true),
             Some(ChannelMsg::ExitStatus { exit_status }) => {
                 tracing::debug!(exit_status, "sftp server exited");
             }
@@ -442,4 +475,5 @@ async fn reader_task(mut read_half: russh::ChannelReadHalf, mut buf: BytesMut, s
         }
     };
     shared.kill(err.host(shared.host.clone()));
+    closed
 }

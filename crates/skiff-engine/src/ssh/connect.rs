@@ -10,6 +10,7 @@ use russh::keys::{PublicKey, PublicKeyOrCertificate};
 use russh::{cipher, Preferred};
 
 use super::auth;
+use super::deadline::{within, PromptClock};
 use super::config::{HostConfig, JumpHost, SshConfig, StrictHostKeyChecking};
 use super::known_hosts::{fingerprint, HostKeyStatus, KnownHosts};
 use super::prompt::{HostKeyDecision, Prompter, UnknownHostKey};
@@ -31,6 +32,9 @@ pub struct ConnectOptions {
     pub connect_timeout: Duration,
     /// The config the ProxyJump hosts are resolved through.
     pub ssh_config: Arc<SshConfig>,
+    /// Where transfers take idle connections from and hand them back to (None: every pool
+    /// connects and disconnects its own).
+    pub reuse: Option<Arc<super::ConnectionCache>>,
 }
 
 impl ConnectOptions {
@@ -43,6 +47,7 @@ impl ConnectOptions {
             window_size: 64 * 1024 * 1024,
             connect_timeout,
             ssh_config,
+            reuse: None,
         }
     }
 
@@ -56,6 +61,8 @@ impl ConnectOptions {
 pub struct ClientHandler {
     opts: ConnectOptions,
     refusal: Arc<Mutex<Option<Error>>>,
+    /// Time spent asking about the host key: not part of the connect timeout.
+    asking: PromptClock,
 }
 
 impl ClientHandler {
@@ -131,7 +138,7 @@ impl ClientHandler {
                             key_type: key.algorithm().to_string(),
                             fingerprint: fingerprint(key),
                         };
-                        match self.opts.prompter.unknown_host_key(&question).await {
+                        match self.asking.waiting(self.opts.prompter.unknown_host_key(&question)).await {
                             HostKeyDecision::TrustAndSave => save(self),
                             HostKeyDecision::TrustOnce => Ok(()),
                             HostKeyDecision::Reject => Err(unknown()),
@@ -215,7 +222,8 @@ impl Connection {
         let label = opts.label();
         let config = Arc::new(russh_config(opts.window_size));
         let refusal = Arc::new(Mutex::new(None));
-        let handler = ClientHandler { opts: opts.clone(), refusal: refusal.clone() };
+        let asking = PromptClock::default();
+        let handler = ClientHandler { opts: opts.clone(), refusal: refusal.clone(), asking: asking.clone() };
         let h = &opts.host;
 
         let (handle, jump) = if let Some((first, rest)) = h.proxy_jump.split_first() {
@@ -233,9 +241,9 @@ impl Connection {
                         .host(label.clone())
                 })?;
             let stream = channel.into_stream();
-            let handle = tokio::time::timeout(opts.connect_timeout, client::connect_stream(config, stream, handler))
+            let handle = within(opts.connect_timeout, &asking, client::connect_stream(config, stream, handler))
                 .await
-                .map_err(|_| timeout_error(&label, opts.connect_timeout))?
+                .ok_or_else(|| timeout_error(&label, opts.connect_timeout))?
                 .map_err(|e| handshake_error(&label, e, &refusal))?;
             (handle, Some(Box::new(jump_conn)))
         } else {
@@ -249,9 +257,11 @@ impl Connection {
                         .hint("check the host name and port, and that the server is running")
                 })?;
             let _ = tcp.set_nodelay(true);
-            let handle = tokio::time::timeout(opts.connect_timeout, client::connect_stream(config, tcp, handler))
+            // The handshake includes the host-key check, which may wait for a person: that
+            // time does not count.
+            let handle = within(opts.connect_timeout, &asking, client::connect_stream(config, tcp, handler))
                 .await
-                .map_err(|_| timeout_error(&label, opts.connect_timeout))?
+                .ok_or_else(|| timeout_error(&label, opts.connect_timeout))?
                 .map_err(|e| handshake_error(&label, e, &refusal))?;
             (handle, None)
         };

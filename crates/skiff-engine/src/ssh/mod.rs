@@ -6,10 +6,13 @@
 mod auth;
 pub mod config;
 pub mod connect;
+mod deadline;
 pub mod known_hosts;
 pub mod prompt;
+pub mod reuse;
 
 pub use config::{HostConfig, SshConfig, StrictHostKeyChecking};
 pub use connect::{ConnectOptions, Connection};
 pub use known_hosts::{fingerprint, HostKeyStatus, KnownHosts};
 pub use prompt::{FixedPrompter, HostKeyDecision, InteractivePrompt, NoPrompter, Prompter, UnknownHostKey};
+pub use reuse::ConnectionCache;

@@ -7,6 +7,10 @@
 //! Data lands in `NAME.skiffpart`, renamed over the destination only when complete, so an
 //! existing destination is never touched before then. A transient failure rebuilds the
 //! connections and fetches only the ranges still missing.
+//!
+//! An existing destination is handled by the job's overwrite policy exactly as for a file
+//! of a tree (see `conflict`): skipped, renamed to `name (1).ext`, resumed from its length,
+//! asked about, or replaced.
 
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
@@ -17,8 +21,10 @@ use bytes::Bytes;
 use futures::stream::{FuturesUnordered, StreamExt};
 use skiff_sftp::{FileAttrs, OpenFlags, Packet, StatusCode};
 
+use super::conflict::{download_decision, resume_from, OverwriteRule};
 use super::local_sink::LocalSink;
 use super::options::TransferOptions;
+use super::overwrite::{Decision, Stamp};
 use super::pipeline::{run_pipeline, PipelineSteps};
 use super::pool::ChannelPool;
 use super::progress::Progress;
@@ -41,7 +47,10 @@ const INITIAL_WINDOW_BLOCKS: u64 = 16;
 #[derive(Debug, Clone)]
 pub struct DownloadReport {
     pub local_path: PathBuf,
+    /// The file's size (0 when skipped), as a tree counts it.
     pub bytes: u64,
+    /// The overwrite policy left the destination alone.
+    pub skipped: bool,
     pub retries: u32,
     pub resent_bytes: u64,
 }
@@ -66,13 +75,26 @@ pub fn local_target(remote_path: &str, dest: &Path) -> Result<PathBuf> {
     }
 }
 
-/// Download `remote_path` to `dest` (a file path, or a directory to put it in).
+/// Download `remote_path` to `dest` (a file path, or a directory to put it in), replacing
+/// an existing destination.
 pub async fn download_file(
     opts: &ConnectOptions,
     remote_path: &str,
     dest: &Path,
     topts: &TransferOptions,
     progress: Arc<Progress>,
+) -> Result<DownloadReport> {
+    download_file_with(opts, remote_path, dest, topts, progress, &OverwriteRule::overwrite()).await
+}
+
+/// [`download_file`] with an existing destination handled by `rule`.
+pub async fn download_file_with(
+    opts: &ConnectOptions,
+    remote_path: &str,
+    dest: &Path,
+    topts: &TransferOptions,
+    progress: Arc<Progress>,
+    rule: &OverwriteRule,
 ) -> Result<DownloadReport> {
     let label = opts.label();
     let with_ctx = |e: Error| e.or_host(&label).or_path(remote_path);
@@ -99,18 +121,52 @@ pub async fn download_file(
     progress.set_total(size);
 
     let target = local_target(remote_path, dest)?;
+    let source = Stamp { size, mtime: attrs.mtime() };
+    let rel = super::remote_basename(remote_path).unwrap_or(remote_path).to_string();
+    let done = Arc::new(Mutex::new(RangeSet::new()));
+    let mut resumed = false;
+    let decision = match download_decision(rule, source, &target, &rel).await {
+        Ok(d) => d,
+        Err(e) => {
+            if let Some(h) = first_handle.take() {
+                let _ = first.close_handle(&h, remote_path).await;
+            }
+            // A local path: no host in front of it.
+            return Err(e.or_path(&target.display().to_string()));
+        }
+    };
+    let target = match decision {
+        Decision::Transfer => target,
+        Decision::Skip => {
+            if let Some(h) = first_handle.take() {
+                let _ = first.close_handle(&h, remote_path).await;
+            }
+            pool.close().await;
+            progress.add(size);
+            return Ok(DownloadReport { local_path: target, bytes: 0, skipped: true, retries: 0, resent_bytes: 0 });
+        }
+        Decision::RenameTo(name) => target.parent().map(Path::to_path_buf).unwrap_or_default().join(name),
+        Decision::ResumeFrom(have) => {
+            // The shorter local copy becomes the part file; its bytes count as done.
+            std::fs::rename(&target, part_path(&target))
+                .map_err(|e| Error::local_io("resume download", &target, &e).host(&label))?;
+            resume_from(&done, &progress, have);
+            resumed = true;
+            target
+        }
+    };
     let part = part_path(&target);
     let file = OpenOptions::new()
         .create(true)
         .write(true)
-        .truncate(true)
+        .truncate(!resumed)
         .open(&part)
         .map_err(|e| Error::local_io("create local file", &part, &e).host(&label))?;
     let sink = LocalSink::new(file, part.clone());
 
     let shared = Shared {
         remote_path: remote_path.to_string(),
-        done: Arc::new(Mutex::new(RangeSet::new())),
+        done,
         eof_at: AtomicU64::new(u64::MAX),
         progress: progress.clone(),
     };
@@ -166,6 +222,7 @@ pub async fn download_file(
     Ok(DownloadReport {
         local_path: target,
         bytes: final_size,
+        skipped: false,
         retries: attempt,
         resent_bytes: progress.resent(),
     })

@@ -11,6 +11,8 @@
 //! - `pipeline`: the request window one channel keeps full, shared by both directions.
 //! - `progress`: [`Progress`] counters for whoever displays them.
 //! - `overwrite`: the overwrite policies, as pure decisions.
+//! - `conflict`: applying the overwrite policy to one destination (stat, ask, decide),
+//!   for tree files and single files alike.
 //! - `ask`: the "ask" policy: [`Asker`] puts overwrite questions to the front end.
 //! - `accounting`: speed (soft-start moving average), ETA and coalesced snapshots of them.
 //! - `tree`, `shared_pool`: whole directory trees, many files at once over shared channels.
@@ -18,6 +20,7 @@
 
 mod accounting;
 mod ask;
+mod conflict;
 mod download;
 mod local_sink;
 mod options;
@@ -34,7 +37,8 @@ mod upload;
 
 pub use accounting::{Accountant, JobSnapshot, Snapshot, SpeedMeter};
 pub use ask::{Asker, OverwriteAnswer, OverwriteChoice, OverwriteQuestion, OverwriteRequest};
-pub use download::{download_file, local_target, DownloadReport};
+pub use conflict::OverwriteRule;
+pub use download::{download_file, download_file_with, local_target, DownloadReport};
 pub use options::TransferOptions;
 pub use overwrite::{decide, Decision, Stamp};
 pub use pool::ChannelPool;
@@ -44,7 +48,7 @@ pub use segments::{ChunkCursor, SegmentQueue};
 pub use shared_pool::SharedPool;
 pub use throttle::{RateLimit, Throttle};
 pub use tree::{download_tree, upload_tree, TreeOptions, TreeReport};
-pub use upload::{remote_target, upload_file, UploadReport};
+pub use upload::{remote_target, upload_file, upload_file_with, UploadReport};
 
 use crate::error::{Error, ErrorKind, Result};
 

@@ -35,9 +35,10 @@ use skiff_sftp::{FileAttrs, NameEntry, OpenFlags, Packet, StatusCode};
 use tokio::sync::mpsc;
 
 use super::ask::{resolve_policy, Asker, OverwriteQuestion};
+use super::conflict::{download_decision, local_stamp, parent_rel_remote, remote_decision, remote_stamp, resume_from, OverwriteRule};
 use super::download::{download_on_session, finish_local, part_path, write_small_local};
 use super::options::TransferOptions;
-use super::overwrite::{decide, numbered, Decision, Stamp};
+use super::overwrite::{decide, Decision, Stamp};
 use super::progress::Progress;
 use super::ranges::RangeSet;
 use super::shared_pool::SharedPool;
@@ -476,39 +477,6 @@ pub async fn upload_tree(
     Ok(report)
 }
 
-/// The remote folder part of a remote path.
-fn parent_rel_remote(path: &str) -> &str {
-    path.rsplit_once('/').map(|(p, _)| if p.is_empty() { "/" } else { p }).unwrap_or("")
-}
-
-/// Apply the overwrite policy to a remote destination (one STAT, none for "overwrite").
-async fn remote_decision(sess: &SftpSession, policy: OverwritePolicy, source: Stamp, rpath: &str) -> Result<Decision> {
-    if policy == OverwritePolicy::Overwrite {
-        return Ok(Decision::Transfer);
-    }
-    let existing = remote_stamp(sess, rpath).await?;
-    let name = rpath.rsplit('/').next().unwrap_or(rpath);
-    match decide(policy, source, existing, name, |_| false).map_err(|e| e.host(sess.host()).path(rpath))? {
-        Decision::RenameTo(_) => {
-            // Find a free name on the server.
-            let dir = parent_rel_remote(rpath);
-            for n in 1u32.. {
-                let cand = numbered(name, n);
-                if sess.try_stat(&join_remote(dir, &cand)).await?.is_none() {
-                    return Ok(Decision::RenameTo(cand));
-                }
-            }
-            unreachable!("u32 names run out")
-        }
-        other => Ok(other),
-    }
-}
-
-/// Size and modification time of the remote file at `rpath`; `None` when there is none.
-async fn remote_stamp(sess: &SftpSession, rpath: &str) -> Result<Option<Stamp>> {
-    Ok(sess.try_stat(rpath).await?.filter(|a| !a.is_dir()).map(|a| Stamp { size: a.size.unwrap_or(0), mtime: a.mtime() }))
-}
-
 /// The policy one upload goes by. With Ask and an asker: STAT the destination and, when it
 /// exists, put the question and wait for the answer. The waiting file holds only its own
 /// slot among `files_in_flight` (acceptable: there are ~1000) and no session, memory or
@@ -833,28 +801,17 @@ pub async fn download_tree(
     Ok(report)
 }
 
-/// Size and modification time of the local file at `path`; `None` when there is none.
-fn local_stamp(path: &Path) -> Option<Stamp> {
-    std::fs::metadata(path).ok().filter(|m| m.is_file()).map(|m| Stamp { size: m.len(), mtime: u32::try_from(m.mtime()).ok() })
-}
-
 /// Ask about one download whose destination existed when listed, and apply the answer: the
 /// file with the local path it goes to, or `None` when it is left alone. The waiting file
 /// holds only its own slot among `files_in_flight` (acceptable: there are ~1000) and no
 /// session, memory or big-file slot, so the rest of the job keeps moving.
 async fn ask_download(tree: &TreeOptions, mut f: RemoteFile) -> Result<Option<RemoteFile>> {
     let source = Stamp { size: f.attrs.size.unwrap_or(0), mtime: f.attrs.mtime() };
-    // Gone since it was listed: nothing to ask about.
-    let Some(existing) = local_stamp(&f.lpath) else { return Ok(Some(f)) };
-    let question = || OverwriteQuestion { path: f.lpath.display().to_string(), rel: f.rel.clone(), source, existing };
-    let policy = resolve_policy(tree.overwrite, tree.asker.as_ref(), question).await?;
-    let dir = f.lpath.parent().map(Path::to_path_buf).unwrap_or_default();
-    let name = f.lpath.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
-    // Looked at again: the answer may have taken minutes.
-    match decide(policy, source, local_stamp(&f.lpath), &name, |c| dir.join(c).exists()).map_err(|e| e.path(f.lpath.display().to_string()))? {
+    let rule = OverwriteRule { policy: tree.overwrite, asker: tree.asker.clone() };
+    match download_decision(&rule, source, &f.lpath, &f.rel).await? {
         Decision::Transfer => Ok(Some(f)),
         Decision::RenameTo(n) => {
-            f.lpath = dir.join(n);
+            f.lpath = f.lpath.parent().map(Path::to_path_buf).unwrap_or_default().join(n);
             Ok(Some(f))
         }
         Decision::ResumeFrom(have) => {
@@ -863,11 +820,6 @@ async fn ask_download(tree: &TreeOptions, mut f: RemoteFile) -> Result<Option<Re
         }
         Decision::Skip => Ok(None),
     }
-}
-
-/// Count the first `have` bytes of a file as already transferred (Resume policy).
-fn resume_from(done: &Mutex<RangeSet>, progress: &Progress, have: u64) {
-    progress.add(done.lock().expect("done poisoned").insert_counting(0..have));
 }
 
 /// Run local file-system work off the async threads.

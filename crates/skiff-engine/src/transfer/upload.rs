@@ -6,6 +6,10 @@
 //! the server and is renamed over the destination (posix-rename) only when complete; an
 //! existing destination is untouched until then. After a dropped connection only the ranges
 //! not yet acknowledged are sent again, into the same `.skiffpart`.
+//!
+//! An existing destination is handled by the job's overwrite policy exactly as for a file
+//! of a tree (see `conflict`): skipped, renamed to `name (1).ext`, resumed from its length,
+//! asked about, or replaced.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -16,13 +20,15 @@ use bytes::Bytes;
 use futures::stream::{FuturesUnordered, StreamExt};
 use skiff_sftp::{FileAttrs, OpenFlags, Packet, StatusCode};
 
+use super::conflict::{parent_rel_remote, resume_from, upload_decision, OverwriteRule};
 use super::options::TransferOptions;
+use super::overwrite::{Decision, Stamp};
 use super::pipeline::{run_pipeline, PipelineSteps};
 use super::pool::ChannelPool;
 use super::progress::Progress;
 use super::ranges::RangeSet;
 use super::segments::{ChunkCursor, SegmentQueue};
-use super::PART_SUFFIX;
+use super::{join_remote, PART_SUFFIX};
 use crate::error::{Error, ErrorKind, Result};
 use crate::sftp::{Handle, Reply, SftpSession};
 use crate::ssh::ConnectOptions;
@@ -33,7 +39,10 @@ const UPLOAD_WINDOW_CAP: u64 = 2 * 1024 * 1024;
 #[derive(Debug, Clone)]
 pub struct UploadReport {
     pub remote_path: String,
+    /// The file's size (0 when skipped), as a tree counts it.
     pub bytes: u64,
+    /// The overwrite policy left the destination alone.
+    pub skipped: bool,
     pub retries: u32,
     pub resent_bytes: u64,
 }
@@ -46,13 +55,26 @@ struct Shared {
     progress: Arc<Progress>,
 }
 
-/// Upload `local` to `remote_dest` (a file path, or an existing directory to put it in).
+/// Upload `local` to `remote_dest` (a file path, or an existing directory to put it in),
+/// replacing an existing destination.
 pub async fn upload_file(
     opts: &ConnectOptions,
     local: &Path,
     remote_dest: &str,
     topts: &TransferOptions,
     progress: Arc<Progress>,
+) -> Result<UploadReport> {
+    upload_file_with(opts, local, remote_dest, topts, progress, &OverwriteRule::overwrite()).await
+}
+
+/// [`upload_file`] with an existing destination handled by `rule`.
+pub async fn upload_file_with(
+    opts: &ConnectOptions,
+    local: &Path,
+    remote_dest: &str,
+    topts: &TransferOptions,
+    progress: Arc<Progress>,
+    rule: &OverwriteRule,
 ) -> Result<UploadReport> {
     let label = opts.label();
     let meta = std::fs::metadata(local).map_err(|e| Error::local_io("upload", local, &e).host(&label))?;
@@ -71,6 +93,30 @@ pub async fn upload_file(
     // channels at once, in parallel.
     let pool = open_pool(opts, topts, size).await.map_err(with_ctx)?;
     let target = remote_target(pool.first(), local, remote_dest).await.map_err(with_ctx)?;
+    let source = {
+        use std::os::unix::fs::MetadataExt;
+        Stamp { size, mtime: u32::try_from(meta.mtime()).ok() }
+    };
+    let rel = target.rsplit('/').next().unwrap_or(&target).to_string();
+    let done = Arc::new(Mutex::new(RangeSet::new()));
+    let mut fresh = true;
+    let target = match upload_decision(pool.first(), rule, source, &target, &rel).await.map_err(|e| with_ctx(e).or_path(&target))? {
+        Decision::Transfer => target,
+        Decision::Skip => {
+            pool.close().await;
+            progress.add(size);
+            return Ok(UploadReport { remote_path: target, bytes: 0, skipped: true, retries: 0, resent_bytes: 0 });
+        }
+        Decision::RenameTo(name) => join_remote(parent_rel_remote(&target), &name),
+        Decision::ResumeFrom(have) => {
+            // The shorter copy becomes the part file; its bytes count as done.
+            let part = format!("{target}{PART_SUFFIX}");
+            pool.first().rename_replace(&target, &part).await.map_err(|e| with_ctx(e).or_path(&target))?;
+            resume_from(&done, &progress, have);
+            fresh = false;
+            target
+        }
+    };
     let part = format!("{target}{PART_SUFFIX}");
     let with_ctx = |e: Error| e.or_host(&label).or_path(&target);
 
@@ -78,7 +124,7 @@ pub async fn upload_file(
         local: Arc::new(file),
         local_path: local.to_path_buf(),
         part: part.clone(),
-        done: Arc::new(Mutex::new(RangeSet::new())),
+        done,
         progress: progress.clone(),
     };
     let mode = {
@@ -88,7 +134,6 @@ pub async fn upload_file(
 
     let mut attempt = 0u32;
     let mut pool = Some(pool);
-    let mut fresh = true;
     loop {
         let result = match pool.take() {
             Some(p) => {
@@ -133,7 +178,7 @@ pub async fn upload_file(
             }
         }
     }
-    Ok(UploadReport { remote_path: target, bytes: size, retries: attempt, resent_bytes: progress.resent() })
+    Ok(UploadReport { remote_path: target, bytes: size, skipped: false, retries: attempt, resent_bytes: progress.resent() })
 }
 
 
