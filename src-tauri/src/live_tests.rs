@@ -1,7 +1,9 @@
 //! The adapters end to end against a real server: the engine's sandbox (the system's own
 //! sshd on 127.0.0.1). Logging in with a saved profile, listing in chunks over a channel,
 //! reconnecting once when the session dropped, and a queued job finding its saved host again
-//! through the runner. Skipped (with a note) where there is no sshd.
+//! through the runner; the watcher reconnecting a connection that dropped while idle, giving
+//! up with what to do, and stopping when the session is closed. Skipped (with a note) where
+//! there is no sshd.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,7 +18,7 @@ use tauri::ipc::{Channel, InvokeResponseBody};
 use crate::events::{forward, EventHub, UiSink};
 use crate::ipc::{ConnectionState, ListingChunk, Settings, UiEvent};
 use crate::prompter::{KnownSecrets, Mode, PromptBroker, PromptContext};
-use crate::sessions::{log_in, Reach, Sessions};
+use crate::sessions::{log_in, Reach, Session, Sessions};
 use crate::state::AppRunner;
 
 #[derive(Clone, Default)]
@@ -79,7 +81,15 @@ async fn log_in_list_reconnect_and_run_a_job_against_the_sandbox() {
     let root = sandbox.root.display().to_string();
     let sessions = Sessions::default();
     let id = sessions.reserve_id();
-    let info = sessions.insert(id.clone(), conn, sftp, reach.clone(), label, root.clone());
+    let info = sessions.insert(
+        &ctx,
+        id.clone(),
+        conn,
+        sftp,
+        reach.clone(),
+        label,
+        root.clone(),
+    );
     let session = sessions.get(&info.session_id).unwrap();
 
     // A listing arrives in chunks, each naming the resolved folder, then a last "done" one.
@@ -306,4 +316,252 @@ async fn host_keys_unknown_are_asked_and_changed_ones_refused() {
         .unwrap()
         .iter()
         .all(|e| !matches!(e, UiEvent::Prompt { .. })));
+}
+
+/// A test's window: a context whose events are recorded.
+fn recording_context() -> (PromptContext, Events) {
+    let (hub, inputs) = EventHub::new();
+    tokio::spawn(forward(inputs));
+    let events = Events::default();
+    hub.subscribe(events.clone());
+    let ctx = PromptContext {
+        hub,
+        broker: Arc::new(PromptBroker::default()),
+        secrets: Secrets::with_service("skiff-test"),
+        known: KnownSecrets::default(),
+    };
+    (ctx, events)
+}
+
+/// The connection states told about session `id` so far (with their errors).
+fn states_of(events: &Events, id: &str) -> Vec<(ConnectionState, Option<crate::ipc::AppError>)> {
+    events
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            UiEvent::Connection {
+                session_id,
+                state,
+                error,
+                ..
+            } if session_id == id => Some((*state, error.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Wait (up to `secs`) until session `id` has been told `n` states.
+async fn wait_for_states(events: &Events, id: &str, n: usize, secs: u64) -> Vec<ConnectionState> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let got: Vec<ConnectionState> = states_of(events, id).into_iter().map(|s| s.0).collect();
+        if got.len() >= n || tokio::time::Instant::now() >= deadline {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The processes sshd started for the connections to the sandbox (its descendants).
+fn connection_processes(sandbox: &Sandbox) -> Vec<u32> {
+    fn children(pid: u32) -> Vec<u32> {
+        let mut found = Vec::new();
+        if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+            for t in tasks.flatten() {
+                if let Ok(list) = std::fs::read_to_string(t.path().join("children")) {
+                    found.extend(
+                        list.split_whitespace()
+                            .filter_map(|p| p.parse::<u32>().ok()),
+                    );
+                }
+            }
+        }
+        found
+    }
+    let mut all = Vec::new();
+    let mut todo = children(sandbox.pid().expect("the sandbox runs"));
+    while let Some(p) = todo.pop() {
+        todo.extend(children(p));
+        all.push(p);
+    }
+    all
+}
+
+/// Drop connections the way a crash or a cut cable would: SIGKILL their sshd processes.
+fn kill_all(pids: &[u32]) {
+    for p in pids {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &p.to_string()])
+            .status();
+    }
+}
+
+/// Drop every connection to the sandbox (the listening sshd stays up); how many processes
+/// died.
+fn cut_connections(sandbox: &Sandbox) -> usize {
+    let pids = connection_processes(sandbox);
+    kill_all(&pids);
+    pids.len()
+}
+
+/// Log in to the sandbox with its saved profile and add the session to the table.
+async fn sandbox_session(
+    ctx: &PromptContext,
+    sessions: &Sessions,
+    reach: &Reach,
+    root: &str,
+) -> Arc<Session> {
+    let (conn, sftp, label) = log_in(ctx, reach, Mode::Connect).await.expect("login");
+    let id = sessions.reserve_id();
+    let info = sessions.insert(ctx, id, conn, sftp, reach.clone(), label, root.to_string());
+    sessions.get(&info.session_id).unwrap()
+}
+
+/// List `root` through the session, as a pane would; the names found.
+async fn list_names(session: &Session, ctx: &PromptContext, root: &str) -> Vec<String> {
+    let (channel, got) = chunk_collector();
+    let sent = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    session
+        .with_sftp(
+            ctx,
+            |sftp| {
+                crate::commands::browse::list_remote(
+                    sftp,
+                    root.to_string(),
+                    channel.clone(),
+                    sent.clone(),
+                )
+            },
+            || false,
+        )
+        .await
+        .expect("listing");
+    let chunks = got.lock().unwrap().clone();
+    chunks
+        .iter()
+        .flat_map(|c| c.entries.iter().map(|e| e.name.clone()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_dropped_while_idle_reconnects_in_the_background() {
+    if !sshd_available() {
+        eprintln!("skipped: no sshd on this machine");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mut sandbox = Sandbox::start(&tmp.path().join("sandbox")).expect("sandbox starts");
+    let profiles = Profiles::open(&tmp.path().join("cfg")).unwrap();
+    let reach = Reach::Profile(profiles.save(sandbox.profile()).unwrap());
+    let root = sandbox.root.display().to_string();
+    let (ctx, events) = recording_context();
+    let sessions = Sessions::default();
+    let session = sandbox_session(&ctx, &sessions, &reach, &root).await;
+    let id = session.info.session_id.clone();
+    let before = session.current_sftp().await;
+
+    // The connection drops while nobody uses it: without any request, the window hears
+    // Reconnecting, then Connected, within a few seconds.
+    assert!(cut_connections(&sandbox) > 0, "no sshd child to kill");
+    let states = wait_for_states(&events, &id, 2, 10).await;
+    assert_eq!(
+        states,
+        [ConnectionState::Reconnecting, ConnectionState::Connected],
+        "{:?}",
+        states_of(&events, &id)
+    );
+    // A listing afterwards works, on the new connection, without another reconnect.
+    assert!(before.is_dead());
+    assert!(!session.current_sftp().await.is_dead());
+    let names = list_names(&session, &ctx, &root).await;
+    assert!(names.contains(&"README.txt".to_string()), "{names:?}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(states_of(&events, &id).len(), 2);
+
+    // Closed by the person: the watcher stops, and a drop afterwards is not reconnected.
+    sessions.remove(&id).unwrap().close().await;
+    assert!(session.ended());
+    cut_connections(&sandbox);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        states_of(&events, &id).len(),
+        2,
+        "{:?}",
+        states_of(&events, &id)
+    );
+    sandbox.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnecting_gives_up_with_what_to_do_and_closing_abandons_it() {
+    if !sshd_available() {
+        eprintln!("skipped: no sshd on this machine");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mut sandbox = Sandbox::start(&tmp.path().join("sandbox")).expect("sandbox starts");
+    let profiles = Profiles::open(&tmp.path().join("cfg")).unwrap();
+    let reach = Reach::Profile(profiles.save(sandbox.profile()).unwrap());
+    let root = sandbox.root.display().to_string();
+    let (ctx, events) = recording_context();
+    let sessions = Sessions::default();
+    let closed = sandbox_session(&ctx, &sessions, &reach, &root).await;
+    let kept = sandbox_session(&ctx, &sessions, &reach, &root).await;
+
+    // The server goes away for good: both sessions start reconnecting, and every try is
+    // refused.
+    let pids = connection_processes(&sandbox);
+    assert!(!pids.is_empty(), "no sshd child to kill");
+    sandbox.stop();
+    kill_all(&pids);
+    for s in [&closed, &kept] {
+        let states = wait_for_states(&events, &s.info.session_id, 1, 5).await;
+        assert_eq!(states, [ConnectionState::Reconnecting]);
+    }
+
+    // One is closed while it waits to try again: that ends at once, and nothing more is told.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = std::time::Instant::now();
+    sessions
+        .remove(&closed.info.session_id)
+        .unwrap()
+        .close()
+        .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // The other gives up after its tries: Disconnected, naming the host and what to do.
+    let states = wait_for_states(&events, &kept.info.session_id, 2, 40).await;
+    assert_eq!(
+        states,
+        [ConnectionState::Reconnecting, ConnectionState::Disconnected]
+    );
+    let (_, error) = states_of(&events, &kept.info.session_id).pop().unwrap();
+    let error = error.expect("an error with the Disconnected");
+    assert_eq!(error.code, "network", "{}", error.message);
+    assert!(
+        error.message.contains(&kept.info.label)
+            && error.message.contains("press Reconnect")
+            && error.message.contains("tries"),
+        "{}",
+        error.message
+    );
+    assert!(kept.ended());
+    // A request after that does not reconnect, and says what to do.
+    let e = kept
+        .with_sftp(
+            &ctx,
+            |sftp| async move { sftp.realpath(".").await },
+            || true,
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("press Reconnect"), "{e}");
+    assert_eq!(states_of(&events, &closed.info.session_id).len(), 1);
+    assert_eq!(states_of(&events, &kept.info.session_id).len(), 2);
 }

@@ -3,14 +3,17 @@
 //! request finds the connection dropped, and to let queued jobs find the saved host).
 //!
 //! Owns: parsing quick-connect addresses, turning a profile or an address into engine
-//! [`ConnectOptions`], logging in (with the window as prompter), and the session table.
-//! Transfers never run here: they open their own connections through the scheduler.
+//! [`ConnectOptions`], logging in (with the window as prompter), the session table, and each
+//! session's watcher (which notices a connection that drops while idle and reconnects in the
+//! background with backoff). Transfers never run here: they open their own connections
+//! through the scheduler.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use skiff_engine::sftp::{InFlightBudget, SftpSession};
 use skiff_engine::ssh::{ConnectOptions, Connection, Prompter, SshConfig};
@@ -26,6 +29,19 @@ use crate::prompter::{GuiPrompter, LoginFor, Mode, PromptContext};
 
 /// Bytes of SFTP requests a browsing session keeps in flight.
 const BROWSE_BUDGET: u32 = 16 * 1024 * 1024;
+
+/// How often a session's watcher looks whether its connection is still there.
+const WATCH_EVERY: Duration = Duration::from_secs(1);
+
+/// The waits before each background reconnect attempt: the first at once, then backing off.
+/// After the last one fails the session is given up (Disconnected, with what to do).
+const RECONNECT_DELAYS: [Duration; 5] = [
+    Duration::ZERO,
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+    Duration::from_secs(8),
+];
 
 /// A quick-connect address: `[user@]host[:port]`, `[user@][v6addr][:port]`, optionally with
 /// an `ssh://` or `sftp://` prefix.
@@ -245,11 +261,29 @@ struct Live {
     generation: u64,
 }
 
+impl Live {
+    /// Put a fresh login in place; the old connection is let go.
+    async fn replace(&mut self, conn: Connection, sftp: SftpSession) {
+        let old = std::mem::replace(&mut self.conn, Arc::new(conn));
+        self.sftp = sftp;
+        self.generation += 1;
+        old.disconnect().await;
+    }
+
+    /// The connection or its SFTP session is gone.
+    fn dropped(&self) -> bool {
+        self.conn.is_closed() || self.sftp.is_dead()
+    }
+}
+
 /// One connected server.
 pub struct Session {
     pub info: SessionInfo,
     pub reach: Reach,
     live: tokio::sync::Mutex<Live>,
+    /// Set when the person closes the session or reconnecting gave up: the watcher stops, a
+    /// background reconnect in progress is abandoned, and no request reconnects any more.
+    ended: tokio::sync::watch::Sender<bool>,
 }
 
 impl Session {
@@ -265,35 +299,151 @@ impl Session {
         self.current().await.0
     }
 
+    /// Whether the watcher still runs (tests see it stop).
+    #[cfg(test)]
+    pub fn ended(&self) -> bool {
+        *self.ended.borrow()
+    }
+
     fn event(&self, state: ConnectionState, error: Option<AppError>) -> UiEvent {
         connection_event(&self.info.session_id, &self.info.label, state, error)
     }
 
-    /// Log in again, unless another request already did since generation `seen`.
+    /// Why a request cannot run on a session that was closed or given up.
+    fn gone(&self) -> Error {
+        Error::new(
+            ErrorKind::Network,
+            "reconnect",
+            format!("the connection to {} was lost", self.info.label),
+        )
+        .hint("check the server, then press Reconnect")
+    }
+
+    /// Log in again, unless another request (or the watcher) already did since generation
+    /// `seen`.
     async fn reconnect(&self, ctx: &PromptContext, seen: u64) -> Result<SftpSession> {
         let mut live = self.live.lock().await;
         if live.generation != seen && !live.sftp.is_dead() {
             return Ok(live.sftp.clone());
+        }
+        if *self.ended.borrow() {
+            return Err(self.gone());
         }
         ctx.hub
             .emit(self.event(ConnectionState::Reconnecting, None));
         live.sftp.close();
         match log_in(ctx, &self.reach, Mode::Reuse).await {
             Ok((conn, sftp, _)) => {
-                let old = std::mem::replace(&mut live.conn, Arc::new(conn));
-                live.sftp = sftp.clone();
-                live.generation += 1;
+                live.replace(conn, sftp.clone()).await;
                 drop(live);
-                old.disconnect().await;
                 ctx.hub.emit(self.event(ConnectionState::Connected, None));
                 Ok(sftp)
             }
             Err(e) => {
                 ctx.hub
                     .emit(self.event(ConnectionState::Disconnected, Some(e.clone().into())));
+                // The window lets the session go on Disconnected: so does the watcher.
+                self.ended.send_replace(true);
                 Err(e)
             }
         }
+    }
+
+    /// Watch the connection while the session lives: once a second, look whether it dropped
+    /// (the SSH connection closed, or the SFTP session died) and, if so, reconnect in the
+    /// background. Stops when the session is closed, given up, or dropped.
+    fn watch(self: &Arc<Self>, ctx: PromptContext) {
+        let session = Arc::downgrade(self);
+        let mut ended = self.ended.subscribe();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = ended.wait_for(|e| *e) => return,
+                    _ = tokio::time::sleep(WATCH_EVERY) => {}
+                }
+                let Some(session) = session.upgrade() else {
+                    return;
+                };
+                if !session.check(&ctx).await {
+                    return;
+                }
+            }
+        });
+    }
+
+    /// One look by the watcher; false once it should stop.
+    async fn check(&self, ctx: &PromptContext) -> bool {
+        // Held by a request's own reconnect: that one is enough; look again later.
+        let Ok(mut live) = self.live.try_lock() else {
+            return true;
+        };
+        if *self.ended.borrow() {
+            return false;
+        }
+        if !live.dropped() {
+            return true;
+        }
+        self.reconnect_with_backoff(ctx, &mut live).await
+    }
+
+    /// Reconnect after the connection dropped while idle: Reconnecting at once, then tries
+    /// with growing waits, holding the session (requests wait for the outcome instead of
+    /// reconnecting themselves). Connected on success; Disconnected, with what to do, when
+    /// every try failed or one failed for a reason retrying cannot fix (a refused login, a
+    /// changed host key, a cancelled question). Abandoned without a word when the session
+    /// is closed meanwhile.
+    async fn reconnect_with_backoff(&self, ctx: &PromptContext, live: &mut Live) -> bool {
+        let label = &self.info.label;
+        tracing::info!("the connection to {label} dropped; reconnecting");
+        ctx.hub
+            .emit(self.event(ConnectionState::Reconnecting, None));
+        live.sftp.close();
+        let mut ended = self.ended.subscribe();
+        let mut tries = 0;
+        let mut last = None;
+        for delay in RECONNECT_DELAYS {
+            let attempt = async {
+                tokio::time::sleep(delay).await;
+                log_in(ctx, &self.reach, Mode::Reuse).await
+            };
+            let result = tokio::select! {
+                _ = ended.wait_for(|e| *e) => return false,
+                r = attempt => r,
+            };
+            tries += 1;
+            match result {
+                Ok((conn, sftp, _)) => {
+                    live.replace(conn, sftp).await;
+                    ctx.hub.emit(self.event(ConnectionState::Connected, None));
+                    return true;
+                }
+                Err(e) => {
+                    tracing::info!("reconnecting to {label} (try {tries}): {e}");
+                    let again = e.kind == ErrorKind::Network;
+                    last = Some(e);
+                    if !again {
+                        break;
+                    }
+                }
+            }
+        }
+        let e = last.expect("at least one try");
+        let retried = if tries > 1 {
+            format!(" after {tries} tries")
+        } else {
+            String::new()
+        };
+        let error = AppError::new(
+            crate::errors::code_of(e.kind),
+            format!(
+                "Lost the connection to {label} and could not reconnect{retried}: {e}. \
+                 Check the server, then press Reconnect."
+            ),
+        );
+        ctx.hub
+            .emit(self.event(ConnectionState::Disconnected, Some(error)));
+        self.ended.send_replace(true);
+        false
     }
 
     /// Run `op` on the session; when the connection turns out to be dropped (before `op`, or
@@ -328,7 +478,10 @@ impl Session {
         }
     }
 
+    /// Close the session: the watcher stops (abandoning a background reconnect), then the
+    /// connection is closed.
     pub async fn close(&self) {
+        self.ended.send_replace(true);
         let live = self.live.lock().await;
         live.sftp.close();
         live.conn.disconnect().await;
@@ -348,8 +501,11 @@ impl Sessions {
         format!("s{}", self.next.fetch_add(1, Ordering::Relaxed) + 1)
     }
 
+    /// Add a logged-in session and start its watcher (which reconnects through `ctx`).
+    #[allow(clippy::too_many_arguments)]
     pub fn insert(
         &self,
+        ctx: &PromptContext,
         id: String,
         conn: Connection,
         sftp: SftpSession,
@@ -371,7 +527,9 @@ impl Sessions {
                 sftp,
                 generation: 0,
             }),
+            ended: tokio::sync::watch::Sender::new(false),
         });
+        session.watch(ctx.clone());
         self.map
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -71,9 +71,9 @@ pub async fn connect(state: State<'_, AppState>, target: ConnectTarget) -> AppRe
     };
     match logged_in.await {
         Ok((conn, sftp, label, start)) => {
-            let info = state
-                .sessions
-                .insert(pending, conn, sftp, reach, label, start);
+            // The session's watcher reconnects through the window's prompts when it drops.
+            let (sessions, prompts) = (&state.sessions, &state.prompts);
+            let info = sessions.insert(prompts, pending, conn, sftp, reach, label, start);
             sessions::emit_state(hub, &info, ConnectionState::Connected, None);
             Ok(info)
         }

@@ -511,6 +511,25 @@ export class MockBackend implements Backend {
     setTimeout(() => this.emit({ type: 'connection', sessionId, label: s.label, state: 'connected', error: null }), 50);
   }
 
+  /** Demo/test helper: the network drops and reconnecting gives up (the session stays until
+   * the window lets it go, as in the app). */
+  simulateDrop(sessionId: string) {
+    const s = this.sessions.get(sessionId);
+    if (!s) return;
+    this.emit({ type: 'connection', sessionId, label: s.label, state: 'reconnecting', error: null });
+    setTimeout(
+      () =>
+        this.emit({
+          type: 'connection',
+          sessionId,
+          label: s.label,
+          state: 'disconnected',
+          error: err('network', `Lost the connection to ${s.label} and could not reconnect after 5 tries (connect: refused). Check the server, then press Reconnect.`),
+        }),
+      50,
+    );
+  }
+
   answerPrompt(answer: PromptAnswer) {
     return this.run('answer_prompt', { answer }, () => {
       const id = answer.id;

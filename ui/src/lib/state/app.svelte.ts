@@ -80,6 +80,10 @@ export class AppState {
   /** The connection shown in the top bar (also while connecting, before a session exists). */
   connection = $state<{ state: ConnectionState; label: string } | null>(null);
   connecting = $state(false);
+  /** What was last connected to, and whether its connection was lost (not closed by the
+   * person): the top bar then offers to reconnect. */
+  lastTarget = $state.raw<ConnectTarget | null>(null);
+  dropped = $state(false);
   /** The saved host being connected (for "remember in keyring"). */
   connectingProfile = $state<string | null>(null);
   error = $state.raw<AppError | null>(null);
@@ -240,9 +244,12 @@ export class AppState {
       else this.showError(e.error);
     }
     if (mine && e.state === 'disconnected') {
+      // Lost (the server gave no way back): let the backend's session go, offer Reconnect.
       this.closed.add(e.sessionId);
       this.session = null;
       this.remote.clear();
+      this.dropped = true;
+      void this.backend.disconnect(e.sessionId).catch(() => {});
     }
     if (mine && e.state === 'connected' && before === 'reconnecting') {
       // Back after a reconnect: what is shown may be stale.
@@ -320,6 +327,8 @@ export class AppState {
     if (this.connecting) return false;
     if (this.session) await this.disconnect();
     this.connecting = true;
+    this.dropped = false;
+    this.lastTarget = target;
     this.error = null;
     this.connectingProfile = target.kind === 'profile' ? target.id : null;
     const label = target.kind === 'quick' ? target.address : (this.hosts.find((h) => h.id === target.id)?.name ?? 'server');
@@ -348,6 +357,11 @@ export class AppState {
     }
   }
 
+  /** Connect again to what was last connected (after the connection was lost). */
+  async reconnect(): Promise<boolean> {
+    return this.lastTarget ? this.connect(this.lastTarget) : false;
+  }
+
   async quickConnect(address: string) {
     const a = address.trim();
     if (!a) {
@@ -362,6 +376,7 @@ export class AppState {
     if (!s) return;
     this.closed.add(s.sessionId);
     this.session = null;
+    this.dropped = false;
     this.remote.clear();
     this.connection = { state: 'disconnected', label: s.label };
     try {
