@@ -2,7 +2,8 @@
 //! engine: a responder task plays the person. One answer "for all" is asked once and holds
 //! for every conflict; answers given one by one apply to their own file; the files without
 //! a conflict keep moving while a question is open; downloads rename to `name (1).ext`.
-//! Single-file jobs run by the scheduler ask and apply the answer the same way.
+//! Single-file jobs run by the scheduler ask and apply the answer the same way. A run that
+//! continues an earlier one does not ask about the copies that run made.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -326,4 +327,55 @@ async fn single_files_ask_and_honour_the_answer() {
     assert_eq!(read(&local.path().join(name(5))), stale(5), "rename keeps the destination");
     assert_eq!(read(&local.path().join("f05 (1).txt")), fresh(5), "rename lands beside it");
     assert_eq!(read(&local.path().join(name(6))), fresh(6), "overwrite replaces it");
+}
+
+/// A run that continues an earlier one of the same job (after a pause, a crash or a retry)
+/// finds the files the earlier run finished but had not yet recorded: identical in size
+/// and modification time, they count as done. Only a destination that really differs is
+/// asked about.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_continued_run_counts_its_own_copies_as_done_and_asks_only_about_the_rest() {
+    let sshd = Sshd::start().unwrap();
+    let local = tempfile::tempdir().unwrap();
+    let src = local.path().join("src");
+    make_conflicting(&src, &local.path().join("unused"));
+    let first = TreeOptions::default();
+
+    // Upload: the first run copied everything; then one copy changed and one vanished.
+    let dest = sshd.root.join("up");
+    std::fs::create_dir(&dest).unwrap();
+    upload(&sshd, &src, &dest, &first).await.expect("the first run failed");
+    let root = dest.join("src");
+    std::fs::write(root.join(name(3)), stale(3)).unwrap();
+    std::fs::remove_file(root.join(name(5))).unwrap();
+    let (asker, questions) = Asker::channel();
+    let person = responder(questions, Vec::new(), |_, _| OverwriteAnswer { choice: OverwriteChoice::Overwrite, apply_to_all: false });
+    let continued = TreeOptions { exact_root: true, ..ask_options(asker) };
+    let report = upload(&sshd, &src, &root, &continued).await.expect("the continued run failed");
+    drop(continued);
+    let asked = person.await.unwrap();
+    assert_eq!(asked, vec![(name(3), OverwriteChoice::Overwrite)], "upload asked about its own copies");
+    assert_eq!((report.files, report.skipped), (2, FILES as u64 - 2), "{report:?}");
+    for i in 0..FILES {
+        assert_eq!(read(&root.join(name(i))), fresh(i));
+    }
+
+    // Download: the same from the server's copy.
+    let back = local.path().join("back");
+    std::fs::create_dir(&back).unwrap();
+    download(&sshd, &root, &back, &first).await.expect("the first run failed");
+    let root = back.join("src");
+    std::fs::write(root.join(name(7)), stale(7)).unwrap();
+    std::fs::remove_file(root.join(name(8))).unwrap();
+    let (asker, questions) = Asker::channel();
+    let person = responder(questions, Vec::new(), |_, _| OverwriteAnswer { choice: OverwriteChoice::Overwrite, apply_to_all: false });
+    let continued = TreeOptions { exact_root: true, ..ask_options(asker) };
+    let report = download(&sshd, &sshd.root.join("up/src"), &root, &continued).await.expect("the continued run failed");
+    drop(continued);
+    let asked = person.await.unwrap();
+    assert_eq!(asked, vec![(name(7), OverwriteChoice::Overwrite)], "download asked about its own copies");
+    assert_eq!((report.files, report.skipped), (2, FILES as u64 - 2), "{report:?}");
+    for i in 0..FILES {
+        assert_eq!(read(&root.join(name(i))), fresh(i));
+    }
 }

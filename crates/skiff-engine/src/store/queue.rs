@@ -36,7 +36,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, Value, ValueRef};
 use rusqlite::{
@@ -718,9 +718,21 @@ impl Queue {
         // WAL: a committed transaction is one append to the -wal file, readers never block
         // the writer, and a process killed mid-transaction leaves an uncommitted tail that
         // the next open ignores. (In-memory databases answer "memory"; that is fine.)
-        let _mode: String = conn
-            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
-            .map_err(err("switch to WAL mode"))?;
+        // SQLite answers this pragma with "busy" without calling the busy handler while
+        // another process checkpoints or holds the WAL index (seen: `skiff queue` run next to
+        // a busy `skiff cp`), so it is retried here for as long as the busy timeout.
+        let deadline = Instant::now() + BUSY_TIMEOUT;
+        let _mode: String = loop {
+            match conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0)) {
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+                        && Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                other => break other.map_err(err("switch to WAL mode"))?,
+            }
+        };
         // synchronous=NORMAL is safe with WAL: a commit is written to the WAL before the
         // call returns, so it survives the process being killed (the OS has the pages);
         // only the WAL fsync is deferred to checkpoints. A power loss or kernel crash can

@@ -131,6 +131,15 @@ impl TreeOptions {
         done
     }
 
+    /// On a run that continues an earlier one of the same job (`exact_root`), a destination
+    /// identical to its source in size and modification time (which the job gave it) is the
+    /// job's own copy, finished before the stop but not yet recorded: it counts as done,
+    /// whatever the policy. Asking about it, renaming beside it or sending it again would
+    /// be wrong.
+    fn own_copy(&self, t: &TransferOptions, source: Stamp, existing: Option<Stamp>) -> bool {
+        self.exact_root && t.preserve_mtime && source.mtime.is_some() && existing == Some(source)
+    }
+
     fn finished(&self, rel: &str, size: u64) {
         if let Some(tx) = &self.on_file_done {
             let _ = tx.send((rel.to_string(), size));
@@ -401,7 +410,7 @@ pub async fn upload_tree(
                                 if let Err(e) = p.await { return Outcome::Failed(e.path(rpath)); }
                             }
                             let source = Stamp { size, mtime: Some(mtime) };
-                            let policy = match upload_policy(pool_ref, tree, host, &rel, &rpath, source).await {
+                            let policy = match upload_policy(pool_ref, tree, t, host, &rel, &rpath, source).await {
                                 Ok(policy) => policy,
                                 Err(o) => return o,
                             };
@@ -482,22 +491,32 @@ pub async fn upload_tree(
 /// slot among `files_in_flight` (acceptable: there are ~1000) and no session, memory or
 /// big-file slot, so the rest of the job keeps moving. An absent destination gives
 /// Overwrite: nothing to overwrite, and no second STAT.
+#[allow(clippy::too_many_arguments)]
 async fn upload_policy(
     pool: &SharedPool,
     tree: &TreeOptions,
+    t: &TransferOptions,
     host: &str,
     rel: &str,
     rpath: &str,
     source: Stamp,
 ) -> std::result::Result<OverwritePolicy, Outcome> {
-    let Some(asker) = tree.asker.as_ref().filter(|_| tree.overwrite == OverwritePolicy::Ask) else {
+    let asker = tree.asker.as_ref().filter(|_| tree.overwrite == OverwritePolicy::Ask);
+    // Overwrite needs no look at the destination, not even on a continued run: sending an
+    // own copy again is harmless.
+    let own_copy_possible = tree.exact_root && tree.overwrite != OverwritePolicy::Overwrite;
+    if asker.is_none() && !own_copy_possible {
         return Ok(tree.overwrite);
-    };
+    }
     let existing = with_retry(pool, |s| {
         let rpath = rpath.to_string();
         async move { remote_stamp(&s, &rpath).await }.boxed()
     })
     .await?;
+    if tree.own_copy(t, source, existing) {
+        return Ok(OverwritePolicy::Skip);
+    }
+    let Some(asker) = asker else { return Ok(tree.overwrite) };
     let Some(existing) = existing else { return Ok(OverwritePolicy::Overwrite) };
     let question = || OverwriteQuestion { path: rpath.to_string(), rel: rel.to_string(), source, existing };
     resolve_policy(tree.overwrite, Some(asker), question).await.map_err(|e| outcome_of(e.or_host(host).or_path(rpath)))
@@ -754,13 +773,19 @@ pub async fn download_tree(
                             continue;
                         }
                         let existing = local_stamp(&lpath);
+                        let source = Stamp { size, mtime: entry.attrs.mtime() };
+                        if tree.own_copy(t, source, existing) {
+                            progress.add(size);
+                            tree.finished(&rel, size);
+                            files.push(futures::future::ready(Outcome::Skipped).boxed());
+                            continue;
+                        }
                         if existing.is_some() && tree.overwrite == OverwritePolicy::Ask && tree.asker.is_some() {
                             // A person may take minutes to answer: the file waits for it in a
                             // file slot of its own (see `ask_download`), the listing goes on.
                             pending.push_back(RemoteFile { rel, rpath, lpath, attrs: entry.attrs, ask: true, resume_from: 0 });
                             continue;
                         }
-                        let source = Stamp { size, mtime: entry.attrs.mtime() };
                         let lpath = match decide(tree.overwrite, source, existing, &name, |c| ldir.join(c).exists()) {
                             Ok(Decision::Transfer) => lpath,
                             Ok(Decision::RenameTo(n)) => ldir.join(n),
