@@ -2,11 +2,13 @@
 //! file operations of a file manager, and the local folder watcher. Remote calls reconnect
 //! once when they find the connection dropped.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use skiff_engine::browse;
+use skiff_engine::sftp::SftpSession;
 use skiff_engine::watch;
 use tauri::ipc::Channel;
 use tauri::State;
@@ -47,6 +49,16 @@ fn local_path(path: &str) -> AppResult<PathBuf> {
 
 fn session(state: &AppState, id: &str) -> AppResult<Arc<Session>> {
     state.sessions.get(id)
+}
+
+/// Run one remote operation on session `s`; it is tried again once on a fresh connection
+/// when it finds the old one dropped (these operations are safe to repeat).
+async fn on_server<T, F, Fut>(state: &AppState, s: &Session, op: F) -> AppResult<T>
+where
+    F: FnMut(SftpSession) -> Fut,
+    Fut: Future<Output = skiff_engine::Result<T>>,
+{
+    Ok(s.with_sftp(&state.prompts, op, || true).await?)
 }
 
 #[tauri::command]
@@ -146,16 +158,11 @@ pub async fn make_dir(state: State<'_, AppState>, side: Side, path: String) -> A
             blocking("create folder", move || browse::local_mkdir(&p)).await
         }
         Side::Remote { session_id } => {
-            let s = session(&state, &session_id)?;
-            Ok(s.with_sftp(
-                &state.prompts,
-                |sftp| {
-                    let path = path.clone();
-                    async move { browse::remote_mkdir(&sftp, &path).await }
-                },
-                || true,
-            )
-            .await?)
+            on_server(&state, &*session(&state, &session_id)?, |sftp| {
+                let path = path.clone();
+                async move { browse::remote_mkdir(&sftp, &path).await }
+            })
+            .await
         }
     }
 }
@@ -173,16 +180,11 @@ pub async fn rename_entry(
             blocking("rename", move || browse::local_rename(&f, &t)).await
         }
         Side::Remote { session_id } => {
-            let s = session(&state, &session_id)?;
-            Ok(s.with_sftp(
-                &state.prompts,
-                |sftp| {
-                    let (from, to) = (from.clone(), to.clone());
-                    async move { browse::remote_rename(&sftp, &from, &to).await }
-                },
-                || true,
-            )
-            .await?)
+            on_server(&state, &*session(&state, &session_id)?, |sftp| {
+                let (from, to) = (from.clone(), to.clone());
+                async move { browse::remote_rename(&sftp, &from, &to).await }
+            })
+            .await
         }
     }
 }
@@ -219,18 +221,13 @@ pub async fn delete_entries(
         Side::Remote { session_id } => {
             let s = session(&state, &session_id)?;
             for path in &paths {
-                let r = s
-                    .with_sftp(
-                        &state.prompts,
-                        |sftp| {
-                            let path = path.clone();
-                            async move { browse::remote_remove(&sftp, &path).await }
-                        },
-                        || true,
-                    )
-                    .await;
+                let r = on_server(&state, &s, |sftp| {
+                    let path = path.clone();
+                    async move { browse::remote_remove(&sftp, &path).await }
+                })
+                .await;
                 if let Err(e) = r {
-                    errors.push(e.into());
+                    errors.push(e);
                 }
             }
         }
@@ -266,16 +263,11 @@ pub async fn change_mode(
             blocking("change permissions", move || browse::local_chmod(&p, mode)).await
         }
         Side::Remote { session_id } => {
-            let s = session(&state, &session_id)?;
-            Ok(s.with_sftp(
-                &state.prompts,
-                |sftp| {
-                    let path = path.clone();
-                    async move { browse::remote_chmod(&sftp, &path, mode).await }
-                },
-                || true,
-            )
-            .await?)
+            on_server(&state, &*session(&state, &session_id)?, |sftp| {
+                let path = path.clone();
+                async move { browse::remote_chmod(&sftp, &path, mode).await }
+            })
+            .await
         }
     }
 }
