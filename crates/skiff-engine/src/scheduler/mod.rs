@@ -30,6 +30,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::FutureExt;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -481,7 +482,12 @@ impl Actor {
         let run = self.runner.run(job, ctx);
         let nudge = self.nudge.clone();
         let task = tokio::spawn(async move {
-            let result = run.await;
+            // A panic anywhere in the job (a bug, whatever the server sent) ends this job as
+            // failed; it never leaves it "running" with nobody to finish it.
+            let result = match std::panic::AssertUnwindSafe(run).catch_unwind().await {
+                Ok(result) => result,
+                Err(panic) => Err(panicked(&panic)),
+            };
             let _ = nudge.send(Nudge::Finished { id, result });
         });
         self.running.insert(id, RunningJob { host, grant, task });
@@ -579,4 +585,15 @@ fn counters_of(id: JobId, p: &Progress) -> JobCounters {
         files_total: p.files_total(),
         files_failed: p.files_failed(),
     }
+}
+
+/// The error a panicked job ends with.
+fn panicked(panic: &(dyn std::any::Any + Send)) -> Error {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown cause".into());
+    Error::new(ErrorKind::Protocol, "run job", format!("the job stopped on an internal error: {what}"))
+        .hint("this is a bug in Skiff; retry the job, and report it with the log if it happens again")
 }

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use skiff_sftp::{Extension, FileAttrs, NameEntry, OpenFlags, Packet, StatusCode};
 
 use super::session::SftpSession;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 /// An open remote file or directory handle.
 #[derive(Debug, Clone)]
@@ -155,13 +155,58 @@ impl SftpSession {
         let reply = self.call(|id| Packet::Rename { id, old: b(old), new: b(new) }).await?;
         match reply {
             Packet::Status { code: StatusCode::Ok, .. } => Ok(()),
-            Packet::Status { code: StatusCode::Failure, .. } => {
-                self.remove(new).await?;
+            // Classic SFTP v3: RENAME never replaces. Move the destination aside first (a
+            // rename too, so nothing is lost), put the new file in place, and only then
+            // remove the old one; if the second step fails, the destination goes back.
+            failure @ Packet::Status { code: StatusCode::Failure, .. } => {
+                let Some(aside) = self.move_aside(new).await? else {
+                    // Nothing to move aside: the failure was about something else.
+                    return status_to_result(self, "rename", old, failure);
+                };
                 let reply = self.call(|id| Packet::Rename { id, old: b(old), new: b(new) }).await?;
-                status_to_result(self, "rename", old, reply)
+                match status_to_result(self, "rename", old, reply) {
+                    Ok(()) => {
+                        if let Err(e) = self.remove(&aside).await {
+                            tracing::warn!(error = %e, path = aside, "could not remove the replaced file");
+                        }
+                        Ok(())
+                    }
+                    Err(e) => {
+                        let back = self.call(|id| Packet::Rename { id, old: b(&aside), new: b(new) }).await;
+                        let restored = matches!(back, Ok(Packet::Status { code: StatusCode::Ok, .. }));
+                        Err(e.hint(if restored {
+                            format!("the server refused to put the new file in place; {new} was left as it was")
+                        } else {
+                            format!("the server refused to put the new file in place and to restore {new}; its old content is in {aside}")
+                        }))
+                    }
+                }
             }
             other => status_to_result(self, "rename", old, other),
         }
+    }
+
+    /// Rename `path` to a free `PATH.skiffold` (or `PATH.N.skiffold`) name beside it, which
+    /// the caller removes once the replacement is in place. `None` when `path` is not there.
+    async fn move_aside(&self, path: &str) -> Result<Option<String>> {
+        if self.try_stat(path).await?.is_none() {
+            return Ok(None);
+        }
+        for n in 0..100u32 {
+            let aside = if n == 0 { format!("{path}.skiffold") } else { format!("{path}.{n}.skiffold") };
+            if self.try_stat(&aside).await?.is_some() {
+                continue;
+            }
+            let reply = self.call(|id| Packet::Rename { id, old: b(path), new: b(&aside) }).await?;
+            if let Packet::Status { code: StatusCode::Ok, .. } = reply {
+                return Ok(Some(aside));
+            }
+            return status_to_result(self, "rename", path, reply).map(|()| None);
+        }
+        Err(Error::new(ErrorKind::Remote, "rename", "no free name to move the old file aside")
+            .host(self.host())
+            .path(path)
+            .hint("remove the leftover .skiffold files beside it on the server"))
     }
 
     pub async fn fsync(&self, handle: &Handle, path: &str) -> Result<()> {

@@ -4,8 +4,6 @@
 //! [`decide`](super::overwrite::decide). Shared by tree transfers and single files, so a
 //! single file behaves exactly like a file inside a tree.
 
-use std::os::unix::fs::MetadataExt;
-use std::path::Path;
 use std::sync::Mutex;
 
 use super::ask::{resolve_policy, Asker, OverwriteQuestion};
@@ -13,6 +11,7 @@ use super::overwrite::{decide, numbered, Decision, Stamp};
 use super::progress::Progress;
 use super::ranges::RangeSet;
 use super::join_remote;
+use super::local_dest::LocalDir;
 use crate::error::Result;
 use crate::sftp::SftpSession;
 use crate::store::OverwritePolicy;
@@ -65,11 +64,6 @@ pub(super) async fn remote_stamp(sess: &SftpSession, rpath: &str) -> Result<Opti
     Ok(sess.try_stat(rpath).await?.filter(|a| !a.is_dir()).map(|a| Stamp { size: a.size.unwrap_or(0), mtime: a.mtime() }))
 }
 
-/// Size and modification time of the local file at `path`; `None` when there is none.
-pub(super) fn local_stamp(path: &Path) -> Option<Stamp> {
-    std::fs::metadata(path).ok().filter(|m| m.is_file()).map(|m| Stamp { size: m.len(), mtime: u32::try_from(m.mtime()).ok() })
-}
-
 /// Count the first `have` bytes of a file as already transferred (Resume policy).
 pub(super) fn resume_from(done: &Mutex<RangeSet>, progress: &Progress, have: u64) {
     progress.add(done.lock().expect("done poisoned").insert_counting(0..have));
@@ -89,14 +83,14 @@ pub(super) async fn upload_decision(sess: &SftpSession, rule: &OverwriteRule, so
     remote_decision(sess, policy, source, rpath).await
 }
 
-/// The decision for a download of `source` to the local `lpath` (`rel`: the file as the
-/// question names it). With Ask and an asker, an existing destination is asked about first,
-/// and looked at again after the answer (which may have taken minutes).
-pub(super) async fn download_decision(rule: &OverwriteRule, source: Stamp, lpath: &Path, rel: &str) -> Result<Decision> {
-    let Some(existing) = local_stamp(lpath) else { return Ok(Decision::Transfer) };
-    let question = || OverwriteQuestion { path: lpath.display().to_string(), rel: rel.to_string(), source, existing };
+/// The decision for a download of `source` to `name` in the local folder `dir` (`rel`: the
+/// file as the question names it), looking at what is there without following a link. With
+/// Ask and an asker, an existing destination is asked about first, and looked at again
+/// after the answer (which may have taken minutes).
+pub(super) async fn download_decision(rule: &OverwriteRule, source: Stamp, dir: &LocalDir, name: &str, rel: &str) -> Result<Decision> {
+    let Some(existing) = dir.entry(name).stamp() else { return Ok(Decision::Transfer) };
+    let path = dir.child_path(name).display().to_string();
+    let question = || OverwriteQuestion { path: path.clone(), rel: rel.to_string(), source, existing };
     let policy = resolve_policy(rule.policy, rule.asker.as_ref(), question).await?;
-    let dir = lpath.parent().map(Path::to_path_buf).unwrap_or_default();
-    let name = lpath.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
-    decide(policy, source, local_stamp(lpath), &name, |c| dir.join(c).exists()).map_err(|e| e.path(lpath.display().to_string()))
+    decide(policy, source, dir.entry(name).stamp(), name, |c| dir.taken(c)).map_err(|e| e.path(path.clone()))
 }

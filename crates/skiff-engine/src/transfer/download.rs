@@ -11,10 +11,16 @@
 //! An existing destination is handled by the job's overwrite policy exactly as for a file
 //! of a tree (see `conflict`): skipped, renamed to `name (1).ext`, resumed from its length,
 //! asked about, or replaced.
+//!
+//! The server's size is a claim, not a fact: it plans the segments (cut lazily, so a claim
+//! of 2^62 bytes costs nothing), but the file is read until the server says EOF. When the
+//! planned ranges are done one probe READ past them tells whether the file is longer (then
+//! reading goes on, one block after the other, until EOF); an EOF before the claimed size
+//! ends the file there. Local writes go through [`LocalDir`]: the temp file is created
+//! exclusively beside the destination and never through a link.
 
-use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -22,6 +28,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use skiff_sftp::{FileAttrs, OpenFlags, Packet, StatusCode};
 
 use super::conflict::{download_decision, resume_from, OverwriteRule};
+use super::local_dest::{LocalDir, TempFile};
 use super::local_sink::LocalSink;
 use super::options::TransferOptions;
 use super::overwrite::{Decision, Stamp};
@@ -30,7 +37,6 @@ use super::pool::ChannelPool;
 use super::progress::Progress;
 use super::ranges::RangeSet;
 use super::segments::{ChunkCursor, SegmentQueue};
-use super::PART_SUFFIX;
 use crate::error::{Error, ErrorKind, Result};
 use crate::sftp::{Handle, Reply, SftpSession};
 use crate::ssh::ConnectOptions;
@@ -59,9 +65,85 @@ pub struct DownloadReport {
 struct Shared {
     remote_path: String,
     done: Arc<Mutex<RangeSet>>,
-    /// Smallest offset at which the server said EOF (the file shrank), or `u64::MAX`.
+    /// Smallest offset at which the server said EOF, or `u64::MAX` while unknown.
     eof_at: AtomicU64,
     progress: Arc<Progress>,
+    /// Reading past the planned size, until EOF.
+    tail: Tail,
+}
+
+impl Shared {
+    fn new(remote_path: &str, done: Arc<Mutex<RangeSet>>, progress: Arc<Progress>, planned: u64) -> Self {
+        Shared { remote_path: remote_path.to_string(), done, eof_at: AtomicU64::new(u64::MAX), progress, tail: Tail::new(planned) }
+    }
+
+    /// What is still to fetch up to where reading got (past the planned size when the file
+    /// grew); reading past it goes on from there. Called before each (re)start of the
+    /// workers, so requests lost with a dropped connection are asked for again.
+    fn missing(&self) -> Vec<std::ops::Range<u64>> {
+        let end = self.tail.restart().min(self.eof_at.load(Ordering::Relaxed));
+        self.done.lock().expect("done poisoned").missing(end)
+    }
+
+    /// Where the file ended, once every byte before it is here; an error when the server
+    /// never said where it ends or a range before it never arrived.
+    fn final_size(&self) -> Result<u64> {
+        let eof_at = self.eof_at.load(Ordering::Relaxed);
+        if eof_at == u64::MAX {
+            return Err(Error::protocol("download", "the server never said where the file ends (no EOF)").path(&self.remote_path));
+        }
+        let missing = self.done.lock().expect("done poisoned").missing(eof_at);
+        if !missing.is_empty() {
+            return Err(Error::protocol("download", format!("{} byte ranges before the end never arrived", missing.len())).path(&self.remote_path));
+        }
+        Ok(eof_at)
+    }
+}
+
+/// The part of a file past its planned (claimed) size: first one probe READ at the planned
+/// end; when it brings data the file is longer than claimed and blocks are asked for one
+/// after the other until EOF.
+struct Tail {
+    planned: u64,
+    next: AtomicU64,
+    probe_sent: AtomicBool,
+    grown: AtomicBool,
+}
+
+impl Tail {
+    fn new(planned: u64) -> Self {
+        Tail { planned, next: AtomicU64::new(planned), probe_sent: AtomicBool::new(false), grown: AtomicBool::new(false) }
+    }
+
+    /// The next range past the planned size, if one should be asked for now.
+    fn next(&self, eof_at: u64, block: u32) -> Option<(u64, u32)> {
+        if eof_at != u64::MAX {
+            return None;
+        }
+        if !self.grown.load(Ordering::Relaxed) && self.probe_sent.swap(true, Ordering::Relaxed) {
+            return None;
+        }
+        let off = self.next.fetch_add(u64::from(block), Ordering::Relaxed);
+        Some((off, block))
+    }
+
+    /// Where reading got: the planned size, or further when the file grew. Reading past it
+    /// starts again from there.
+    fn restart(&self) -> u64 {
+        let reached = self.next.load(Ordering::Relaxed).max(self.planned);
+        self.next.store(reached, Ordering::Relaxed);
+        if !self.grown.load(Ordering::Relaxed) {
+            self.probe_sent.store(false, Ordering::Relaxed);
+        }
+        reached
+    }
+
+    /// Data arrived at `off`.
+    fn saw_data(&self, off: u64) {
+        if off >= self.planned {
+            self.grown.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Local destination: `dest` itself, or `dest/basename(remote)` when `dest` is a directory.
@@ -73,6 +155,19 @@ pub fn local_target(remote_path: &str, dest: &Path) -> Result<PathBuf> {
     } else {
         Ok(dest.to_path_buf())
     }
+}
+
+/// The local folder (opened) and name a single-file download of `remote_path` goes to.
+fn local_slot(remote_path: &str, dest: &Path) -> Result<(LocalDir, String)> {
+    if dest.is_dir() {
+        let name = super::remote_basename(remote_path).map_err(|e| e.path(remote_path.to_string()))?;
+        return Ok((LocalDir::open_root(dest)?, name.to_string()));
+    }
+    let name = dest.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
+        Error::new(ErrorKind::Config, "download", "the destination is not a file name").path(dest.display().to_string())
+    })?;
+    let parent = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    Ok((LocalDir::open_root(parent)?, name.to_string()))
 }
 
 /// Download `remote_path` to `dest` (a file path, or a directory to put it in), replacing
@@ -117,66 +212,73 @@ pub async fn download_file_with(
             .hint("use -r to copy a directory"));
     }
     let mut first_handle = Some(opened.map_err(with_ctx)?);
+    // A claim: it plans the work, and reading goes on until EOF whatever it said.
     let size = attrs.size.unwrap_or(0);
     progress.set_total(size);
 
-    let target = local_target(remote_path, dest)?;
+    let close_first = |first_handle: &mut Option<Handle>| {
+        let h = first_handle.take();
+        let first = first.clone();
+        async move {
+            if let Some(h) = h {
+                let _ = first.close_handle(&h, remote_path).await;
+            }
+        }
+    };
+    let (dir, mut name) = match local_slot(remote_path, dest) {
+        Ok(slot) => slot,
+        Err(e) => {
+            close_first(&mut first_handle).await;
+            return Err(e.host(&label));
+        }
+    };
     let source = Stamp { size, mtime: attrs.mtime() };
     let rel = super::remote_basename(remote_path).unwrap_or(remote_path).to_string();
     let done = Arc::new(Mutex::new(RangeSet::new()));
-    let mut resumed = false;
-    let decision = match download_decision(rule, source, &target, &rel).await {
+    let decision = match download_decision(rule, source, &dir, &name, &rel).await {
         Ok(d) => d,
         Err(e) => {
-            if let Some(h) = first_handle.take() {
-                let _ = first.close_handle(&h, remote_path).await;
-            }
+            close_first(&mut first_handle).await;
             // A local path: no host in front of it.
-            return Err(e.or_path(&target.display().to_string()));
+            return Err(e.or_path(&dir.child_path(&name).display().to_string()));
         }
     };
-    let target = match decision {
-        Decision::Transfer => target,
+    let temp = match decision {
+        Decision::Transfer => dir.create_temp(&name),
         Decision::Skip => {
-            if let Some(h) = first_handle.take() {
-                let _ = first.close_handle(&h, remote_path).await;
-            }
+            close_first(&mut first_handle).await;
             pool.close().await;
             progress.add(size);
-            return Ok(DownloadReport { local_path: target, bytes: 0, skipped: true, retries: 0, resent_bytes: 0 });
+            return Ok(DownloadReport { local_path: dir.child_path(&name), bytes: 0, skipped: true, retries: 0, resent_bytes: 0 });
         }
-        Decision::RenameTo(name) => target.parent().map(Path::to_path_buf).unwrap_or_default().join(name),
-        Decision::ResumeFrom(have) => {
-            // The shorter local copy becomes the part file; its bytes count as done.
-            std::fs::rename(&target, part_path(&target))
-                .map_err(|e| Error::local_io("resume download", &target, &e).host(&label))?;
+        Decision::RenameTo(n) => {
+            name = n;
+            dir.create_temp(&name)
+        }
+        Decision::ResumeFrom(have) => dir.adopt_for_resume(&name).inspect(|_| {
+            // The shorter local copy became the part file; its bytes count as done.
             resume_from(&done, &progress, have);
-            resumed = true;
-            target
+        }),
+    };
+    let temp = match temp {
+        Ok(t) => t,
+        Err(e) => {
+            close_first(&mut first_handle).await;
+            return Err(e.host(&label));
         }
     };
-    let part = part_path(&target);
-    let file = OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(!resumed)
-        .open(&part)
-        .map_err(|e| Error::local_io("create local file", &part, &e).host(&label))?;
-    let sink = LocalSink::new(file, part.clone());
+    let target = dir.child_path(&name);
+    let part = dir.child_path(&temp.name);
+    let sink = LocalSink::new(temp.file.try_clone().map_err(|e| Error::local_io("create local file", &part, &e).host(&label))?, part.clone());
 
-    let shared = Shared {
-        remote_path: remote_path.to_string(),
-        done,
-        eof_at: AtomicU64::new(u64::MAX),
-        progress: progress.clone(),
-    };
+    let shared = Shared::new(remote_path, done, progress.clone(), size);
 
     let mut attempt = 0u32;
     let mut pool = Some(pool);
     loop {
         let result = match pool.take() {
             Some(mut p) => {
-                let r = run_workers(&mut p, first_handle.take(), opts, &shared, &sink, size, topts).await;
+                let r = run_workers(&mut p, first_handle.take(), opts, &shared, &sink, topts).await;
                 if r.is_ok() {
                     p.close().await;
                 } else {
@@ -211,14 +313,8 @@ pub async fn download_file_with(
     }
     sink.finish().await.map_err(|e| e.host(&label))?;
 
-    let final_size = size.min(shared.eof_at.load(Ordering::Relaxed));
-    let missing = shared.done.lock().expect("done poisoned").missing(final_size);
-    if !missing.is_empty() {
-        return Err(Error::protocol("download", format!("{} byte ranges never arrived", missing.len()))
-            .host(&label)
-            .path(remote_path));
-    }
-    finish_local(&part, &target, final_size, &attrs, topts).map_err(|e| e.host(&label))?;
+    let final_size = shared.final_size().map_err(|e| e.host(&label))?;
+    finish_local(&dir, temp, &name, final_size, &attrs, topts).map_err(|e| e.host(&label))?;
     Ok(DownloadReport {
         local_path: target,
         bytes: final_size,
@@ -228,33 +324,28 @@ pub async fn download_file_with(
     })
 }
 
-
-pub(super) fn part_path(target: &Path) -> PathBuf {
-    let mut s = target.as_os_str().to_owned();
-    s.push(PART_SUFFIX);
-    PathBuf::from(s)
+/// Give the complete temp file its final length, the source's modification time and
+/// permission bits (as `t` says), and rename it over `name` in `dir`.
+pub(super) fn finish_local(dir: &LocalDir, temp: TempFile, name: &str, size: u64, attrs: &FileAttrs, t: &TransferOptions) -> Result<()> {
+    let part = dir.child_path(&temp.name);
+    temp.file.set_len(size).map_err(|e| Error::local_io("finish download", &part, &e))?;
+    stamp_local(&temp.file, attrs, t);
+    drop(temp.file);
+    dir.commit(&temp.name, name)
 }
 
-/// Give the complete `.skiffpart` its final length, the source's modification time and
-/// permission bits (as `t` says), and rename it over the destination.
-pub(super) fn finish_local(part: &Path, target: &Path, size: u64, attrs: &FileAttrs, t: &TransferOptions) -> Result<()> {
-    let f = OpenOptions::new().write(true).open(part).map_err(|e| Error::local_io("finish download", part, &e))?;
-    f.set_len(size).map_err(|e| Error::local_io("finish download", part, &e))?;
-    stamp_local(&f, attrs, t);
-    drop(f);
-    std::fs::rename(part, target).map_err(|e| Error::local_io("rename into place", target, &e))
-}
-
-/// A small file whose whole content is in memory: written to `.skiffpart`, stamped and
-/// renamed over the destination with one open (a tree of small files is bound by these
-/// system calls).
-pub(super) fn write_small_local(part: &Path, target: &Path, data: &[u8], attrs: &FileAttrs, t: &TransferOptions) -> Result<()> {
+/// A small file whose whole content is in memory: written to a new temp file, stamped and
+/// renamed over `name` with one open (a tree of small files is bound by these system calls).
+pub(super) fn write_small_local(dir: &LocalDir, name: &str, data: &[u8], attrs: &FileAttrs, t: &TransferOptions) -> Result<()> {
     use std::io::Write;
-    let mut f = std::fs::File::create(part).map_err(|e| Error::local_io("write local file", part, &e))?;
-    f.write_all(data).map_err(|e| Error::local_io("write local file", part, &e))?;
-    stamp_local(&f, attrs, t);
-    drop(f);
-    std::fs::rename(part, target).map_err(|e| Error::local_io("rename into place", target, &e))
+    let mut temp = dir.create_temp(name)?;
+    if let Err(e) = temp.file.write_all(data) {
+        dir.discard(&temp.name);
+        return Err(Error::local_io("write local file", &dir.child_path(&temp.name), &e));
+    }
+    stamp_local(&temp.file, attrs, t);
+    drop(temp.file);
+    dir.commit(&temp.name, name)
 }
 
 /// The source's modification time and permission bits on an open local copy, as `t` says.
@@ -280,11 +371,10 @@ async fn run_workers(
     opts: &ConnectOptions,
     shared: &Shared,
     sink: &LocalSink,
-    size: u64,
     t: &TransferOptions,
 ) -> Result<()> {
-    let missing = shared.done.lock().expect("done poisoned").missing(size);
-    let queue = SegmentQueue::new(missing, t.segment_size);
+    let size = shared.tail.planned;
+    let queue = SegmentQueue::new(shared.missing(), t.segment_size);
     let grow = size >= t.multi_channel_threshold && t.channels > 1 && queue.len() > 1;
     // Workers running now; each sizes its share of the in-flight cap from it.
     let active = AtomicU64::new(0);
@@ -340,7 +430,9 @@ async fn worker(
     active: &AtomicU64,
 ) -> Result<()> {
     let path = shared.remote_path.as_str();
-    let block = t.block_size.unwrap_or(sess.info().limits.max_read_len as u32).clamp(1024, sess.info().limits.max_read_len as u32);
+    // Whatever the server's limit (down to 1 byte), never above it.
+    let max = u32::try_from(sess.info().limits.max_read_len).unwrap_or(u32::MAX).max(1);
+    let block = t.block_size.unwrap_or(max).clamp(1, max);
     let handle = match handle {
         Some(h) => h,
         None => sess.open(path, OpenFlags::READ, FileAttrs::default()).await?,
@@ -385,12 +477,20 @@ struct DownloadSteps<'a> {
 impl PipelineSteps for DownloadSteps<'_> {
     fn next_range(&mut self) -> Option<(u64, u32)> {
         let eof_at = self.shared.eof_at.load(Ordering::Relaxed);
-        loop {
-            let (off, len) = self.gaps.pop().or_else(|| self.cursor.next(self.queue))?;
+        while let Some((off, len)) = self.gaps.pop() {
             if off < eof_at {
                 return Some((off, len));
             }
         }
+        if let Some((off, len)) = self.cursor.next(self.queue) {
+            if off < eof_at {
+                return Some((off, len));
+            }
+            // The file ends before this: nothing planned after it is asked for.
+            self.cursor.clear();
+            self.queue.truncate(eof_at);
+        }
+        self.shared.tail.next(eof_at, self.block)
     }
 
     async fn send(&mut self, off: u64, len: u32) -> Result<Reply> {
@@ -405,6 +505,7 @@ impl PipelineSteps for DownloadSteps<'_> {
                 if n == 0 || n > u64::from(len) {
                     return Err(Error::protocol("read", format!("asked for {len} bytes at {off}, got {n}")));
                 }
+                self.shared.tail.saw_data(off);
                 deliver(self.shared, self.sink, off, data).await?;
                 if n < u64::from(len) {
                     self.gaps.push((off + n, len - n as u32));
@@ -437,37 +538,28 @@ async fn deliver(shared: &Shared, sink: &LocalSink, off: u64, data: Bytes) -> Re
     Ok(())
 }
 
-/// Download `remote_path` (of `size` bytes) into the local `part` file on one session,
-/// pipelined. Used by tree transfers for their bigger files; the caller renames `part`.
-/// `done` survives the caller's retries: a retry fetches only the ranges still missing.
+/// Download `remote_path` (claimed to be `size` bytes) into the open temp file `file` (at
+/// `part`, for messages) on one session, pipelined, until EOF. Used by tree transfers for
+/// their bigger files; the caller renames the temp file. `done` survives the caller's
+/// retries: a retry fetches only the ranges still missing. Returns where the file ended.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn download_on_session(
     sess: &SftpSession,
     remote_path: &str,
+    file: std::fs::File,
     part: &Path,
     size: u64,
     t: &TransferOptions,
     done: Arc<Mutex<RangeSet>>,
     progress: Arc<Progress>,
 ) -> Result<u64> {
-    let missing = done.lock().expect("done poisoned").missing(size);
-    let fresh = done.lock().expect("done poisoned").is_empty();
-    let file = OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(fresh)
-        .open(part)
-        .map_err(|e| Error::local_io("create local file", part, &e))?;
     let sink = LocalSink::new(file, part.to_path_buf());
-    let shared = Shared { remote_path: remote_path.to_string(), done, eof_at: AtomicU64::new(u64::MAX), progress };
-    let queue = SegmentQueue::new(missing, u64::MAX);
+    let shared = Shared::new(remote_path, done, progress, size);
+    let queue = SegmentQueue::new(shared.missing(), u64::MAX);
     let active = AtomicU64::new(1);
     let r = worker(sess.clone(), None, &shared, &sink, &queue, t, &active).await;
     let finished = sink.finish().await;
     r?;
     finished?;
-    let final_size = size.min(shared.eof_at.load(Ordering::Relaxed));
-    if !shared.done.lock().expect("done poisoned").missing(final_size).is_empty() {
-        return Err(Error::protocol("download", "byte ranges never arrived").path(remote_path));
-    }
-    Ok(final_size)
+    shared.final_size()
 }

@@ -15,13 +15,17 @@
 //!   for tree files and single files alike.
 //! - `ask`: the "ask" policy: [`Asker`] puts overwrite questions to the front end.
 //! - `accounting`: speed (soft-start moving average), ETA and coalesced snapshots of them.
-//! - `tree`, `shared_pool`: whole directory trees, many files at once over shared channels.
+//! - `tree`, `shared_pool`: whole directory trees, many files at once over shared channels;
+//!   `tree_download`: the download direction of a tree.
+//! - `local_dest`: confined local writes of downloads (folder handles, exclusive temp
+//!   files, no link ever followed) and the judge of the links a download recreates.
 //! - `throttle`: [`Throttle`] / [`RateLimit`], speed limits every READ and WRITE obeys.
 
 mod accounting;
 mod ask;
 mod conflict;
 mod download;
+mod local_dest;
 mod local_sink;
 mod options;
 mod overwrite;
@@ -33,6 +37,7 @@ mod segments;
 mod shared_pool;
 mod throttle;
 mod tree;
+mod tree_download;
 mod upload;
 
 pub use accounting::{Accountant, JobSnapshot, Snapshot, SpeedMeter};
@@ -47,7 +52,8 @@ pub use ranges::RangeSet;
 pub use segments::{ChunkCursor, SegmentQueue};
 pub use shared_pool::SharedPool;
 pub use throttle::{RateLimit, Throttle};
-pub use tree::{download_tree, upload_tree, TreeOptions, TreeReport};
+pub use tree::{upload_tree, TreeOptions, TreeReport};
+pub use tree_download::download_tree;
 pub use upload::{remote_target, upload_file, upload_file_with, UploadReport};
 
 use crate::error::{Error, ErrorKind, Result};

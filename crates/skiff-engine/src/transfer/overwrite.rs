@@ -64,7 +64,7 @@ pub fn decide(
 }
 
 /// `name (1).ext`, `name (2).ext`, ... : the first that is not taken.
-fn free_name(name: &str, taken: &mut impl FnMut(&str) -> bool) -> String {
+pub(super) fn free_name(name: &str, taken: &mut impl FnMut(&str) -> bool) -> String {
     (1u32..).map(|n| numbered(name, n)).find(|c| !taken(c)).expect("some candidate name is free")
 }
 

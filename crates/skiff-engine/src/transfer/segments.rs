@@ -7,35 +7,48 @@ use std::sync::Mutex;
 
 #[derive(Debug)]
 pub struct SegmentQueue {
-    queue: Mutex<VecDeque<Range<u64>>>,
+    /// Missing ranges not handed out yet; segments are cut from the front one as asked
+    /// for, so the table's size never grows with the file's (claimed) size.
+    ranges: Mutex<VecDeque<Range<u64>>>,
+    segment: u64,
 }
 
 impl SegmentQueue {
     /// Cut each missing range into pieces of at most `segment` bytes.
     pub fn new(missing: Vec<Range<u64>>, segment: u64) -> Self {
-        let segment = segment.max(1);
-        let mut queue = VecDeque::new();
-        for r in missing {
-            let mut start = r.start;
-            while start < r.end {
-                let end = r.end.min(start.saturating_add(segment));
-                queue.push_back(start..end);
-                start = end;
-            }
-        }
-        SegmentQueue { queue: Mutex::new(queue) }
+        let ranges = missing.into_iter().filter(|r| r.start < r.end).collect();
+        SegmentQueue { ranges: Mutex::new(ranges), segment: segment.max(1) }
     }
 
     pub fn next(&self) -> Option<Range<u64>> {
-        self.queue.lock().expect("segment queue poisoned").pop_front()
+        let mut ranges = self.ranges.lock().expect("segment queue poisoned");
+        let front = ranges.front_mut()?;
+        let start = front.start;
+        let end = front.end.min(start.saturating_add(self.segment));
+        front.start = end;
+        if front.start >= front.end {
+            ranges.pop_front();
+        }
+        Some(start..end)
     }
 
+    /// Segments left (saturating).
     pub fn len(&self) -> usize {
-        self.queue.lock().expect("segment queue poisoned").len()
+        let ranges = self.ranges.lock().expect("segment queue poisoned");
+        ranges.iter().fold(0usize, |n, r| n.saturating_add(usize::try_from((r.end - r.start).div_ceil(self.segment)).unwrap_or(usize::MAX)))
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.ranges.lock().expect("segment queue poisoned").is_empty()
+    }
+
+    /// Drop everything at or after `end` (the file ended there).
+    pub fn truncate(&self, end: u64) {
+        let mut ranges = self.ranges.lock().expect("segment queue poisoned");
+        ranges.retain(|r| r.start < end);
+        for r in ranges.iter_mut() {
+            r.end = r.end.min(end);
+        }
     }
 }
 
@@ -60,6 +73,11 @@ impl ChunkCursor {
         self.current.start += len;
         Some((off, len as u32))
     }
+
+    /// Forget the rest of the current segment (the file ended before it).
+    pub fn clear(&mut self) {
+        self.current = 0..0;
+    }
 }
 
 #[cfg(test)]
@@ -76,6 +94,15 @@ mod tests {
             got.push(x);
         }
         assert_eq!(got, vec![(0, 3), (3, 1), (4, 3), (7, 1), (8, 2), (20, 3), (23, 1), (24, 1)]);
+    }
+
+    #[test]
+    fn a_huge_claimed_size_costs_no_memory() {
+        let q = SegmentQueue::new(vec![0..(1u64 << 62)], 1 << 20);
+        assert_eq!(q.len(), 1 << 42);
+        assert_eq!(q.next(), Some(0..(1 << 20)));
+        q.truncate(100);
+        assert!(q.is_empty());
     }
 
     #[test]

@@ -21,30 +21,28 @@
 //!   for the person's answer while the other files keep moving; questions come one at a
 //!   time, an answer "for all" holds for the rest of the job, and Cancel stops the job.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use futures::future::{BoxFuture, FutureExt, Shared};
 use futures::stream::{FuturesUnordered, StreamExt};
-use skiff_sftp::{FileAttrs, NameEntry, OpenFlags, Packet, StatusCode};
+use skiff_sftp::{FileAttrs, OpenFlags, Packet};
 use tokio::sync::mpsc;
 
 use super::ask::{resolve_policy, Asker, OverwriteQuestion};
-use super::conflict::{download_decision, local_stamp, parent_rel_remote, remote_decision, remote_stamp, resume_from, OverwriteRule};
-use super::download::{download_on_session, finish_local, part_path, write_small_local};
+use super::conflict::{parent_rel_remote, remote_decision, remote_stamp, resume_from};
 use super::options::TransferOptions;
-use super::overwrite::{decide, Decision, Stamp};
+use super::overwrite::{Decision, Stamp};
 use super::progress::Progress;
 use super::ranges::RangeSet;
 use super::shared_pool::SharedPool;
-use super::throttle::Throttle;
 use super::upload::{finish_remote, upload_on_session};
-use super::{join_remote, remote_basename, safe_remote_name, PART_SUFFIX};
+use super::{join_remote, PART_SUFFIX};
 use crate::error::{Error, ErrorKind, Result};
 use crate::sftp::{status_to_result, InFlightBudget, SftpSession};
 use crate::ssh::ConnectOptions;
@@ -122,7 +120,7 @@ pub struct TreeReport {
 
 impl TreeOptions {
     /// True (and counted in `progress`) when an earlier run already finished `rel`.
-    fn skip(&self, rel: &str, size: u64, progress: &Progress) -> bool {
+    pub(super) fn skip(&self, rel: &str, size: u64, progress: &Progress) -> bool {
         let done = self.already_done.as_ref().is_some_and(|d| d.get(rel) == Some(&size));
         if done {
             progress.add(size);
@@ -136,11 +134,11 @@ impl TreeOptions {
     /// job's own copy, finished before the stop but not yet recorded: it counts as done,
     /// whatever the policy. Asking about it, renaming beside it or sending it again would
     /// be wrong.
-    fn own_copy(&self, t: &TransferOptions, source: Stamp, existing: Option<Stamp>) -> bool {
+    pub(super) fn own_copy(&self, t: &TransferOptions, source: Stamp, existing: Option<Stamp>) -> bool {
         self.exact_root && t.preserve_mtime && source.mtime.is_some() && existing == Some(source)
     }
 
-    fn finished(&self, rel: &str, size: u64) {
+    pub(super) fn finished(&self, rel: &str, size: u64) {
         if let Some(tx) = &self.on_file_done {
             let _ = tx.send((rel.to_string(), size));
         }
@@ -148,21 +146,21 @@ impl TreeOptions {
 }
 
 /// What bounds memory however many files are in flight.
-struct Gates {
+pub(super) struct Gates {
     /// Small-file bytes held in memory.
-    memory: InFlightBudget,
+    pub(super) memory: InFlightBudget,
     /// Big files in their own pipelines.
-    big: tokio::sync::Semaphore,
+    pub(super) big: tokio::sync::Semaphore,
 }
 
 impl Gates {
-    fn new(tree: &TreeOptions) -> Self {
+    pub(super) fn new(tree: &TreeOptions) -> Self {
         Gates { memory: InFlightBudget::new(tree.memory_budget), big: tokio::sync::Semaphore::new(tree.big_files_in_flight.max(1)) }
     }
 }
 
 /// The outcome of one task: done, failed on its own, or the job must stop.
-enum Outcome {
+pub(super) enum Outcome {
     File(u64),
     Skipped,
     Dir,
@@ -171,12 +169,12 @@ enum Outcome {
     Fatal(Error),
 }
 
-fn is_fatal(e: &Error) -> bool {
+pub(super) fn is_fatal(e: &Error) -> bool {
     matches!(e.kind, ErrorKind::DiskFull | ErrorKind::Cancelled)
 }
 
 /// An error as the outcome of its file: fatal ones stop the job.
-fn outcome_of(e: Error) -> Outcome {
+pub(super) fn outcome_of(e: Error) -> Outcome {
     if is_fatal(&e) {
         Outcome::Fatal(e)
     } else {
@@ -185,7 +183,7 @@ fn outcome_of(e: Error) -> Outcome {
 }
 
 /// Run `op` on a pool session, rebuilding the pool and trying again after transient errors.
-async fn with_retry<'a, T, F>(pool: &'a SharedPool, mut op: F) -> std::result::Result<T, Outcome>
+pub(super) async fn with_retry<'a, T, F>(pool: &'a SharedPool, mut op: F) -> std::result::Result<T, Outcome>
 where
     F: FnMut(SftpSession) -> BoxFuture<'a, Result<T>>,
 {
@@ -206,7 +204,7 @@ where
 
 
 /// Keep the outcome of each task; stop at the first fatal one.
-fn account(report: &mut TreeReport, progress: &Progress, outcome: Outcome) -> Result<()> {
+pub(super) fn account(report: &mut TreeReport, progress: &Progress, outcome: Outcome) -> Result<()> {
     match outcome {
         Outcome::File(bytes) => {
             report.files += 1;
@@ -234,19 +232,57 @@ fn account(report: &mut TreeReport, progress: &Progress, outcome: Outcome) -> Re
 
 enum LocalEntry {
     Dir { rel: String },
-    File { rel: String, path: PathBuf, size: u64, mtime: u32, mode: u32 },
+    File { rel: String, file: WalkedFile, size: u64, mtime: u32, mode: u32 },
     Link { rel: String, target: String },
     Refused(Error),
 }
 
+/// A regular file as the walk saw it: opened later relative to its folder's handle,
+/// without following a link, and only if it is still the same file (device and inode), so
+/// a swap between the walk and the upload cannot send something else.
+pub(super) struct WalkedFile {
+    dir: Arc<cap_std::fs::Dir>,
+    name: String,
+    /// For messages.
+    path: PathBuf,
+    id: (u64, u64),
+}
+
+impl WalkedFile {
+    fn open(&self) -> Result<File> {
+        use cap_fs_ext::{FollowSymlinks, OpenOptionsFollowExt};
+        let mut opts = cap_std::fs::OpenOptions::new();
+        opts.read(true).follow(FollowSymlinks::No);
+        let file = self.dir.open_with(&self.name, &opts).map_err(|e| Error::local_io("upload", &self.path, &e))?.into_std();
+        let meta = file.metadata().map_err(|e| Error::local_io("upload", &self.path, &e))?;
+        if !meta.is_file() || (meta.dev(), meta.ino()) != self.id {
+            return Err(Error::new(ErrorKind::LocalIo, "upload", "the file was replaced while the folder was being read; not sent")
+                .path(self.path.display().to_string())
+                .hint("run the transfer again once nothing else is changing the folder"));
+        }
+        Ok(file)
+    }
+}
+
 /// Walk `root` depth-first on the calling (blocking) thread; parents come before children.
+/// Every folder is opened relative to its parent's handle without following a link, so the
+/// walk never leaves the tree, whatever is swapped in while it runs.
 fn walk_local(root: &Path, tx: &mpsc::Sender<LocalEntry>) {
-    let mut stack = vec![(root.to_path_buf(), String::new())];
-    while let Some((dir, rel)) = stack.pop() {
-        let rd = match std::fs::read_dir(&dir) {
+    use cap_fs_ext::DirExt;
+    use cap_std::fs::{MetadataExt as _, PermissionsExt as _};
+    let refuse = |e: Error| {
+        let _ = tx.blocking_send(LocalEntry::Refused(e));
+    };
+    let root_dir = match cap_std::fs::Dir::open_ambient_dir(root, cap_std::ambient_authority()) {
+        Ok(d) => d,
+        Err(e) => return refuse(Error::local_io("list directory", root, &e)),
+    };
+    let mut stack = vec![(Arc::new(root_dir), root.to_path_buf(), String::new())];
+    while let Some((dir, dir_path, rel)) = stack.pop() {
+        let rd = match dir.entries() {
             Ok(rd) => rd,
             Err(e) => {
-                let _ = tx.blocking_send(LocalEntry::Refused(Error::local_io("list directory", &dir, &e)));
+                refuse(Error::local_io("list directory", &dir_path, &e));
                 continue;
             }
         };
@@ -254,40 +290,44 @@ fn walk_local(root: &Path, tx: &mpsc::Sender<LocalEntry>) {
             let entry = match entry {
                 Ok(e) => e,
                 Err(e) => {
-                    let _ = tx.blocking_send(LocalEntry::Refused(Error::local_io("list directory", &dir, &e)));
+                    refuse(Error::local_io("list directory", &dir_path, &e));
                     continue;
                 }
             };
-            let path = entry.path();
-            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
-                let _ = tx.blocking_send(LocalEntry::Refused(
-                    Error::new(ErrorKind::LocalIo, "upload", "the name is not valid UTF-8; skipped")
-                        .path(path.display().to_string()),
-                ));
+            let file_name = entry.file_name();
+            let path = dir_path.join(&file_name);
+            let Some(name) = file_name.to_str().map(str::to_string) else {
+                refuse(Error::new(ErrorKind::LocalIo, "upload", "the name is not valid UTF-8; skipped").path(path.display().to_string()));
                 continue;
             };
-            let child_rel = if rel.is_empty() { name } else { format!("{rel}/{name}") };
-            let meta = match std::fs::symlink_metadata(&path) {
+            let child_rel = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
+            let meta = match entry.metadata() {
                 Ok(m) => m,
                 Err(e) => {
-                    let _ = tx.blocking_send(LocalEntry::Refused(Error::local_io("upload", &path, &e)));
+                    refuse(Error::local_io("upload", &path, &e));
                     continue;
                 }
             };
             let ft = meta.file_type();
             let msg = if ft.is_dir() {
-                stack.push((path.clone(), child_rel.clone()));
+                match dir.open_dir_nofollow(&name) {
+                    Ok(sub) => stack.push((Arc::new(sub), path, child_rel.clone())),
+                    Err(e) => {
+                        refuse(Error::local_io("list directory", &path, &e));
+                        continue;
+                    }
+                }
                 LocalEntry::Dir { rel: child_rel }
             } else if ft.is_file() {
                 LocalEntry::File {
                     rel: child_rel,
-                    path,
+                    file: WalkedFile { dir: dir.clone(), name, path, id: (meta.dev(), meta.ino()) },
                     size: meta.len(),
                     mtime: meta.mtime().clamp(0, i64::from(u32::MAX)) as u32,
                     mode: meta.permissions().mode() & 0o7777,
                 }
             } else if ft.is_symlink() {
-                match std::fs::read_link(&path).ok().and_then(|t| t.to_str().map(str::to_string)) {
+                match dir.read_link_contents(&name).ok().and_then(|t| t.to_str().map(str::to_string)) {
                     Some(target) => LocalEntry::Link { rel: child_rel, target },
                     None => continue,
                 }
@@ -395,7 +435,7 @@ pub async fn upload_tree(
                         dirs.insert(rel, fut.clone());
                         async move { match fut.await { Ok(()) => Outcome::Dir, Err(e) => Outcome::Failed(e) } }.boxed()
                     }
-                    LocalEntry::File { rel, path, size, mtime, mode } => {
+                    LocalEntry::File { rel, file, size, mtime, mode } => {
                         progress.add_total(size);
                         progress.add_file_total();
                         if tree.skip(&rel, size, &progress) {
@@ -416,7 +456,7 @@ pub async fn upload_tree(
                             };
                             let done = Arc::new(Mutex::new(RangeSet::new()));
                             let r = with_retry(pool_ref, |s| {
-                                let (path, rpath, progress, done) = (path.clone(), rpath.clone(), progress.clone(), done.clone());
+                                let (file, rpath, progress, done) = (&file, rpath.clone(), progress.clone(), done.clone());
                                 async move {
                                     let target = match remote_decision(&s, policy, source, &rpath).await? {
                                         Decision::Skip => return Ok(false),
@@ -429,7 +469,7 @@ pub async fn upload_tree(
                                             rpath
                                         }
                                     };
-                                    put_file(&s, &path, size, mtime, mode, &target, tree.small_file_max, t, gates, done, progress).await?;
+                                    put_file(&s, file, size, mtime, mode, &target, tree.small_file_max, t, gates, done, progress).await?;
                                     Ok(true)
                                 }
                                 .boxed()
@@ -539,7 +579,7 @@ async fn ensure_remote_dir(sess: &SftpSession, path: &str) -> Result<()> {
 #[allow(clippy::too_many_arguments)]
 async fn put_file(
     sess: &SftpSession,
-    path: &Path,
+    walked: &WalkedFile,
     size: u64,
     mtime: u32,
     mode: u32,
@@ -551,7 +591,8 @@ async fn put_file(
     progress: Arc<Progress>,
 ) -> Result<()> {
     let part = format!("{rpath}{PART_SUFFIX}");
-    let file = File::open(path).map_err(|e| Error::local_io("upload", path, &e))?;
+    let path = walked.path.as_path();
+    let file = walked.open()?;
     // A file with ranges already done (resumed) takes the ranged path, whatever its size.
     let fresh = done.lock().expect("done poisoned").is_empty();
     if size <= small_max && fresh {
@@ -568,7 +609,8 @@ async fn put_file(
         let create = t.create_attrs(mode);
         let handle = sess.open(&part, OpenFlags::WRITE | OpenFlags::CREAT | OpenFlags::TRUNC, create).await?;
         // WRITEs and CLOSE back to back: one round trip for the whole file.
-        let block = sess.info().limits.max_write_len.max(1024) as usize;
+        // Whatever the server's limit (down to 1 byte), never above it.
+        let block = usize::try_from(sess.info().limits.max_write_len).unwrap_or(usize::MAX).max(1);
         let mut replies = Vec::new();
         let mut off = 0usize;
         while off < data.len() {
@@ -600,356 +642,9 @@ async fn put_file(
     finish_remote(sess, &part, rpath, (mtime, mtime), t).await
 }
 
-// ---------------------------------------------------------------------------------------
-// Download
-
-struct RemoteFile {
-    /// Relative to the tree's root, with `/`.
-    rel: String,
-    rpath: String,
-    lpath: PathBuf,
-    attrs: FileAttrs,
-    /// `lpath` existed when listed and the policy is Ask with an asker: ask before moving it.
-    ask: bool,
-    /// `lpath` holds this many first bytes of the file already (the Resume policy).
-    resume_from: u64,
-}
-
-/// Download the remote directory `remote_root` into `local_dest` (into it, when it exists).
-pub async fn download_tree(
-    opts: &ConnectOptions,
-    remote_root: &str,
-    local_dest: &Path,
-    t: &TransferOptions,
-    tree: &TreeOptions,
-    progress: Arc<Progress>,
-) -> Result<TreeReport> {
-    let label = opts.label();
-    let ctx = |e: Error| e.or_host(&label);
-    let pool = SharedPool::open(opts, tree.connections, tree.channels, t.budget_per_channel(), t).await.map_err(ctx)?;
-    tracing::debug!("download tree: pool open");
-    let (_, sess) = pool.session();
-    let attrs = sess.stat(remote_root).await.map_err(|e| ctx(e.op("download")))?;
-    if !attrs.is_dir() {
-        return Err(Error::new(ErrorKind::WrongType, "download", "not a directory").host(&label).path(remote_root));
-    }
-    let local_root = if local_dest.is_dir() && !tree.exact_root {
-        let name = remote_basename(remote_root).unwrap_or("download");
-        let name = if name.is_empty() || name == "." { "download" } else { name };
-        local_dest.join(name)
-    } else {
-        local_dest.to_path_buf()
-    };
-    std::fs::create_dir_all(&local_root).map_err(|e| Error::local_io("create directory", &local_root, &e))?;
-    if let Some(tx) = &tree.on_roots {
-        let _ = tx.send((local_root.clone(), remote_root.to_string()));
-    }
-
-    let gates = Gates::new(tree);
-    let mut report = TreeReport::default();
-    let (btx, mut brx) = mpsc::channel::<(String, PathBuf, Vec<NameEntry>)>(256);
-    let mut dir_queue: VecDeque<(String, PathBuf)> = VecDeque::from([(remote_root.to_string(), local_root.clone())]);
-    let mut listings: FuturesUnordered<BoxFuture<'_, Outcome>> = FuturesUnordered::new();
-    let mut files: FuturesUnordered<BoxFuture<'_, Outcome>> = FuturesUnordered::new();
-    let mut pending: VecDeque<RemoteFile> = VecDeque::new();
-
-    let result: Result<()> = loop {
-        while listings.len() < tree.dirs_in_flight {
-            let Some((rdir, ldir)) = dir_queue.pop_front() else { break };
-            let (pool_ref, btx) = (&pool, btx.clone());
-            listings.push(
-                async move {
-                    let r = with_retry(pool_ref, |s| {
-                        let (rdir, ldir, btx) = (rdir.clone(), ldir.clone(), btx.clone());
-                        async move {
-                            let mut rd = s.read_dir(&rdir).await?;
-                            // Stream each READDIR reply to the scheduler as it arrives.
-                            while let Some(batch) = rd.next_batch().await? {
-                                let _ = btx.send((rdir.clone(), ldir.clone(), batch)).await;
-                            }
-                            Ok(())
-                        }
-                        .boxed()
-                    })
-                    .await;
-                    match r { Ok(()) => Outcome::Dir, Err(o) => o }
-                }
-                .boxed(),
-            );
-        }
-        while files.len() < tree.files_in_flight {
-            let Some(f) = pending.pop_front() else { break };
-            let (pool_ref, progress, gates) = (&pool, progress.clone(), &gates);
-            let host = label.as_str();
-            files.push(
-                async move {
-                    let f = if f.ask {
-                        let (rel, size) = (f.rel.clone(), f.attrs.size.unwrap_or(0));
-                        match ask_download(tree, f).await {
-                            Ok(Some(f)) => f,
-                            Ok(None) => {
-                                progress.add(size);
-                                tree.finished(&rel, size);
-                                return Outcome::Skipped;
-                            }
-                            Err(e) => return outcome_of(e.or_host(host)),
-                        }
-                    } else {
-                        f
-                    };
-                    let done = Arc::new(Mutex::new(RangeSet::new()));
-                    if f.resume_from > 0 {
-                        // The shorter local copy becomes the part file; its bytes count as done.
-                        if let Err(e) = std::fs::rename(&f.lpath, part_path(&f.lpath)) {
-                            return outcome_of(Error::local_io("resume download", &f.lpath, &e));
-                        }
-                        resume_from(&done, &progress, f.resume_from);
-                    }
-                    let r = with_retry(pool_ref, |s| {
-                        let (rpath, lpath, attrs, progress, done) = (f.rpath.clone(), f.lpath.clone(), f.attrs.clone(), progress.clone(), done.clone());
-                        async move { get_file(&s, &rpath, &lpath, &attrs, tree.small_file_max, t, gates, done, progress).await }.boxed()
-                    })
-                    .await;
-                    match r {
-                        Ok(n) => {
-                            tree.finished(&f.rel, f.attrs.size.unwrap_or(n));
-                            Outcome::File(n)
-                        }
-                        Err(o) => o,
-                    }
-                }
-                .boxed(),
-            );
-        }
-        if listings.is_empty() && dir_queue.is_empty() && brx.is_empty() {
-            tracing::trace!(files = files.len(), pending = pending.len(), "listing finished");
-        }
-        if listings.is_empty() && dir_queue.is_empty() && brx.is_empty() && files.is_empty() && pending.is_empty() {
-            break Ok(());
-        }
-        tokio::select! {
-            Some(outcome) = listings.next() => {
-                if let Err(e) = account(&mut report, &progress, outcome) { break Err(e); }
-            }
-            Some((rdir, ldir, batch)) = brx.recv(), if pending.len() < tree.files_in_flight * 4 => {
-                let mut fatal = None;
-                for entry in batch {
-                    let name = match safe_remote_name(&entry.filename) {
-                        Ok(n) => n.to_string(),
-                        Err(e) => {
-                            progress.file_failed();
-                            report.errors.push(e.host(&label).path(rdir.clone()));
-                            continue;
-                        }
-                    };
-                    let rpath = join_remote(&rdir, &name);
-                    let lpath = ldir.join(&name);
-                    if entry.attrs.is_dir() {
-                        if let Err(e) = std::fs::create_dir_all(&lpath) {
-                            let e = Error::local_io("create directory", &lpath, &e);
-                            if is_fatal(&e) {
-                                fatal = Some(e);
-                                break;
-                            }
-                            report.errors.push(e);
-                            continue;
-                        }
-                        dir_queue.push_back((rpath, lpath));
-                    } else if entry.attrs.is_symlink() {
-                        let (pool_ref, root) = (&pool, local_root.clone());
-                        files.push(async move {
-                            let r = with_retry(pool_ref, |s| {
-                                let (rpath, lpath, root) = (rpath.clone(), lpath.clone(), root.clone());
-                                async move { get_link(&s, &rpath, &lpath, &root).await }.boxed()
-                            }).await;
-                            match r { Ok(()) => Outcome::Link, Err(o) => o }
-                        }.boxed());
-                    } else if entry.attrs.is_regular() || entry.attrs.permissions.is_none() {
-                        let size = entry.attrs.size.unwrap_or(0);
-                        progress.add_total(size);
-                        progress.add_file_total();
-                        let rel = rpath.strip_prefix(remote_root).unwrap_or(&rpath).trim_start_matches('/').to_string();
-                        if tree.skip(&rel, size, &progress) {
-                            continue;
-                        }
-                        let existing = local_stamp(&lpath);
-                        let source = Stamp { size, mtime: entry.attrs.mtime() };
-                        if tree.own_copy(t, source, existing) {
-                            progress.add(size);
-                            tree.finished(&rel, size);
-                            files.push(futures::future::ready(Outcome::Skipped).boxed());
-                            continue;
-                        }
-                        if existing.is_some() && tree.overwrite == OverwritePolicy::Ask && tree.asker.is_some() {
-                            // A person may take minutes to answer: the file waits for it in a
-                            // file slot of its own (see `ask_download`), the listing goes on.
-                            pending.push_back(RemoteFile { rel, rpath, lpath, attrs: entry.attrs, ask: true, resume_from: 0 });
-                            continue;
-                        }
-                        let lpath = match decide(tree.overwrite, source, existing, &name, |c| ldir.join(c).exists()) {
-                            Ok(Decision::Transfer) => lpath,
-                            Ok(Decision::RenameTo(n)) => ldir.join(n),
-                            Ok(Decision::ResumeFrom(have)) => {
-                                pending.push_back(RemoteFile { rel, rpath, lpath, attrs: entry.attrs, ask: false, resume_from: have });
-                                continue;
-                            }
-                            Ok(Decision::Skip) => {
-                                progress.add(size);
-                                tree.finished(&rel, size);
-                                files.push(futures::future::ready(Outcome::Skipped).boxed());
-                                continue;
-                            }
-                            Err(e) => {
-                                progress.file_failed();
-                                report.errors.push(e.host(&label).path(rpath));
-                                continue;
-                            }
-                        };
-                        pending.push_back(RemoteFile { rel, rpath, lpath, attrs: entry.attrs, ask: false, resume_from: 0 });
-                    }
-                }
-                if let Some(e) = fatal {
-                    break Err(e);
-                }
-            }
-            Some(outcome) = files.next() => {
-                if let Err(e) = account(&mut report, &progress, outcome) { break Err(e); }
-            }
-            else => break Ok(()),
-        }
-    };
-    drop(files);
-    drop(listings);
-    report.reconnects = pool.reconnects();
-    pool.close().await;
-    result.map_err(ctx)?;
-    Ok(report)
-}
-
-/// Ask about one download whose destination existed when listed, and apply the answer: the
-/// file with the local path it goes to, or `None` when it is left alone. The waiting file
-/// holds only its own slot among `files_in_flight` (acceptable: there are ~1000) and no
-/// session, memory or big-file slot, so the rest of the job keeps moving.
-async fn ask_download(tree: &TreeOptions, mut f: RemoteFile) -> Result<Option<RemoteFile>> {
-    let source = Stamp { size: f.attrs.size.unwrap_or(0), mtime: f.attrs.mtime() };
-    let rule = OverwriteRule { policy: tree.overwrite, asker: tree.asker.clone() };
-    match download_decision(&rule, source, &f.lpath, &f.rel).await? {
-        Decision::Transfer => Ok(Some(f)),
-        Decision::RenameTo(n) => {
-            f.lpath = f.lpath.parent().map(Path::to_path_buf).unwrap_or_default().join(n);
-            Ok(Some(f))
-        }
-        Decision::ResumeFrom(have) => {
-            f.resume_from = have;
-            Ok(Some(f))
-        }
-        Decision::Skip => Ok(None),
-    }
-}
-
 /// Run local file-system work off the async threads.
-async fn blocking<T: Send + 'static>(op: &'static str, f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+pub(super) async fn blocking<T: Send + 'static>(op: &'static str, f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f).await.map_err(|e| Error::new(ErrorKind::LocalIo, op, e.to_string()))?
-}
-
-/// Download one file of a tree into `lpath` (through `.skiffpart`).
-#[allow(clippy::too_many_arguments)]
-async fn get_file(
-    sess: &SftpSession,
-    rpath: &str,
-    lpath: &Path,
-    attrs: &FileAttrs,
-    small_max: u64,
-    t: &TransferOptions,
-    gates: &Gates,
-    done: Arc<Mutex<RangeSet>>,
-    progress: Arc<Progress>,
-) -> Result<u64> {
-    let size = attrs.size.unwrap_or(0);
-    let part = part_path(lpath);
-    // A file with ranges already done (resumed) takes the ranged path, whatever its size.
-    let fresh = done.lock().expect("done poisoned").is_empty();
-    let got = if size <= small_max && fresh {
-        let _memory = gates.memory.acquire(size as u32).await;
-        match get_small(sess, rpath, size, &t.throttle).await? {
-            Some(data) => {
-                let n = data.len() as u64;
-                let (target, attrs, t) = (lpath.to_path_buf(), attrs.clone(), t.clone());
-                blocking("write local file", move || write_small_local(&part, &target, &data, &attrs, &t)).await?;
-                progress.add(n);
-                return Ok(n);
-            }
-            // A short read (rare on real servers): take the careful path.
-            None => download_on_session(sess, rpath, &part, size, t, done, progress).await?,
-        }
-    } else {
-        let _slot = gates.big.acquire().await.expect("gate never closed");
-        download_on_session(sess, rpath, &part, size, t, done, progress).await?
-    };
-    let (target, attrs, t) = (lpath.to_path_buf(), attrs.clone(), t.clone());
-    blocking("finish download", move || finish_local(&part, &target, got, &attrs, &t)).await?;
-    Ok(got)
-}
-
-/// OPEN, then every READ and the CLOSE back to back. `None` when a read came back short.
-async fn get_small(sess: &SftpSession, rpath: &str, size: u64, throttle: &Throttle) -> Result<Option<Vec<u8>>> {
-    let handle = sess.open(rpath, OpenFlags::READ, FileAttrs::default()).await?;
-    let block = sess.info().limits.max_read_len.max(1024);
-    let mut replies = Vec::new();
-    let mut off = 0u64;
-    while off < size {
-        let len = (size - off).min(block) as u32;
-        throttle.take(u64::from(len)).await;
-        let h = handle.0.clone();
-        replies.push((off, len, sess.send_with_cost(len, |id| Packet::Read { id, handle: h, offset: off, len }).await?));
-        off += u64::from(len);
-    }
-    let h = handle.0.clone();
-    let close = sess.send(|id| Packet::Close { id, handle: h }).await?;
-    let mut data = Vec::with_capacity(size as usize);
-    let mut short = false;
-    let mut eof_at = None;
-    for (off, len, reply) in replies {
-        match reply.await? {
-            Packet::Data { data: d, .. } if d.len() == len as usize && eof_at.is_none() => data.extend_from_slice(&d),
-            Packet::Data { .. } => short = true,
-            Packet::Status { code: StatusCode::Eof, .. } => {
-                eof_at.get_or_insert(off); // the file shrank since it was listed
-            }
-            other => {
-                let _ = close.await;
-                return Err(status_to_result(sess, "read", rpath, other)
-                    .err()
-                    .unwrap_or_else(|| Error::protocol("read", "unexpected reply").path(rpath)));
-            }
-        }
-    }
-    let _ = close.await;
-    if short {
-        return Ok(None);
-    }
-    Ok(Some(data))
-}
-
-/// Recreate a remote symlink locally when it stays inside the tree.
-async fn get_link(sess: &SftpSession, rpath: &str, lpath: &Path, local_root: &Path) -> Result<()> {
-    let p = Bytes::from(rpath.to_string());
-    let target = match sess.call(|id| Packet::Readlink { id, path: p }).await? {
-        Packet::Name { entries, .. } if !entries.is_empty() => String::from_utf8_lossy(&entries[0].filename).into_owned(),
-        other => {
-            return Err(status_to_result(sess, "read link", rpath, other)
-                .err()
-                .unwrap_or_else(|| Error::protocol("read link", "empty answer").path(rpath)))
-        }
-    };
-    let rel = lpath.strip_prefix(local_root).map(|r| r.to_string_lossy().into_owned()).unwrap_or_default();
-    if !link_stays_inside(&rel, &target) {
-        return Err(Error::new(ErrorKind::Config, "copy link", format!("the link points outside the tree ({target}); not followed, skipped"))
-            .host(sess.host())
-            .path(rpath));
-    }
-    let _ = std::fs::remove_file(lpath);
-    std::os::unix::fs::symlink(&target, lpath).map_err(|e| Error::local_io("create link", lpath, &e))
 }
 
 #[cfg(test)]

@@ -291,8 +291,9 @@ async fn worker(
         Some(h) => h,
         None => sess.open(part, OpenFlags::WRITE, FileAttrs::default()).await?,
     };
-    let limit = sess.info().limits.max_write_len as u32;
-    let block = t.block_size.unwrap_or(limit).clamp(1024, limit);
+    // Whatever the server's limit (down to 1 byte), never above it.
+    let limit = u32::try_from(sess.info().limits.max_write_len).unwrap_or(u32::MAX).max(1);
+    let block = t.block_size.unwrap_or(limit).clamp(1, limit);
     // sshd never grows a channel's 2 MiB window, so more than one window in flight per channel
     // only queues (memory, and bytes to resend after a cut) without going faster: measured
     // with skiff-bench, 2 MiB moves a 256 MiB file as fast as 4 MiB at 50 ms and on loopback.
