@@ -172,14 +172,14 @@ impl LocalDir {
     }
 
     /// A new, empty temp file for `name`, created exclusively (never through a link, never
-    /// over anything that is already there), readable and writable by its owner only until
-    /// the transfer gives it its final permissions.
+    /// over anything that is already there), with the default permissions (0666 less the
+    /// umask) unless the transfer gives it the source's.
     pub fn create_temp(&self, name: &str) -> Result<TempFile> {
         let mut opts = OpenOptions::new();
         opts.write(true).create_new(true).follow(FollowSymlinks::No);
         {
             use cap_std::fs::OpenOptionsExt;
-            opts.mode(0o600);
+            opts.mode(0o666);
         }
         for cand in Self::temp_candidates(name) {
             match self.dir.open_with(&cand, &opts) {
@@ -266,6 +266,26 @@ impl LocalDir {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
             Err(e) => Err(self.io_err("create link", name, &e)),
         }
+    }
+}
+
+/// Raise this process's soft limit on open files to its hard limit (once): a tree transfer
+/// holds a folder handle per folder with files in flight, and the usual soft limit (1024)
+/// is far below the usual hard one.
+pub fn raise_open_files_limit() {
+    #[cfg(unix)]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+            // SAFETY: getrlimit/setrlimit only read and write the struct passed in.
+            unsafe {
+                if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+                    lim.rlim_cur = lim.rlim_max;
+                    let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+                }
+            }
+        });
     }
 }
 

@@ -277,8 +277,21 @@ fn walk_local(root: &Path, tx: &mpsc::Sender<LocalEntry>) {
         Ok(d) => d,
         Err(e) => return refuse(Error::local_io("list directory", root, &e)),
     };
-    let mut stack = vec![(Arc::new(root_dir), root.to_path_buf(), String::new())];
-    while let Some((dir, dir_path, rel)) = stack.pop() {
+    // Folders still to read, as (parent, name): opened only when their turn comes, so a
+    // wide tree does not hold a descriptor per folder.
+    let root_dir = Arc::new(root_dir);
+    let mut stack: Vec<(Option<(Arc<cap_std::fs::Dir>, String)>, PathBuf, String)> = vec![(None, root.to_path_buf(), String::new())];
+    while let Some((at, dir_path, rel)) = stack.pop() {
+        let dir = match at {
+            None => root_dir.clone(),
+            Some((parent, name)) => match parent.open_dir_nofollow(&name) {
+                Ok(d) => Arc::new(d),
+                Err(e) => {
+                    refuse(Error::local_io("list directory", &dir_path, &e));
+                    continue;
+                }
+            },
+        };
         let rd = match dir.entries() {
             Ok(rd) => rd,
             Err(e) => {
@@ -310,13 +323,7 @@ fn walk_local(root: &Path, tx: &mpsc::Sender<LocalEntry>) {
             };
             let ft = meta.file_type();
             let msg = if ft.is_dir() {
-                match dir.open_dir_nofollow(&name) {
-                    Ok(sub) => stack.push((Arc::new(sub), path, child_rel.clone())),
-                    Err(e) => {
-                        refuse(Error::local_io("list directory", &path, &e));
-                        continue;
-                    }
-                }
+                stack.push((Some((dir.clone(), name)), path, child_rel.clone()));
                 LocalEntry::Dir { rel: child_rel }
             } else if ft.is_file() {
                 LocalEntry::File {
@@ -397,6 +404,8 @@ pub async fn upload_tree(
         let _ = tx.send((local_root.to_path_buf(), remote_root.clone()));
     }
 
+    // Walked files hold their folders open until they are sent.
+    super::local_dest::raise_open_files_limit();
     let (tx, mut rx) = mpsc::channel::<LocalEntry>(8192);
     let root = local_root.to_path_buf();
     let walker = std::thread::Builder::new()

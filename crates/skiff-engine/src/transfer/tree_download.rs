@@ -100,10 +100,15 @@ pub async fn download_tree(
         let _ = tx.send((root.path().to_path_buf(), remote_root.to_string()));
     }
 
+    // Files in flight hold their folders open.
+    super::local_dest::raise_open_files_limit();
     let gates = Gates::new(tree);
     let mut report = TreeReport::default();
     let (btx, mut brx) = mpsc::channel::<(String, LocalDir, Vec<NameEntry>)>(256);
-    let mut dir_queue: VecDeque<(String, LocalDir)> = VecDeque::from([(remote_root.to_string(), root.clone())]);
+    // Folders waiting to be listed, as (remote path, parent, name): each is opened again
+    // (without following a link) only when its turn comes, so a tree of many thousands of
+    // folders does not hold a descriptor for each.
+    let mut dir_queue: VecDeque<(String, Option<(LocalDir, String)>)> = VecDeque::from([(remote_root.to_string(), None)]);
     let mut listings: FuturesUnordered<BoxFuture<'_, Outcome>> = FuturesUnordered::new();
     let mut files: FuturesUnordered<BoxFuture<'_, Found>> = FuturesUnordered::new();
     let mut pending: VecDeque<RemoteFile> = VecDeque::new();
@@ -113,7 +118,18 @@ pub async fn download_tree(
 
     let result: Result<()> = loop {
         while listings.len() < tree.dirs_in_flight {
-            let Some((rdir, ldir)) = dir_queue.pop_front() else { break };
+            let Some((rdir, at)) = dir_queue.pop_front() else { break };
+            let ldir = match at {
+                None => root.clone(),
+                Some((parent, name)) => match parent.subdir(&name) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        progress.file_failed();
+                        report.errors.push(e.host(&label));
+                        continue;
+                    }
+                },
+            };
             let (pool_ref, btx) = (&pool, btx.clone());
             listings.push(
                 async move {
@@ -163,7 +179,7 @@ pub async fn download_tree(
                     let rpath = join_remote(&rdir, &name);
                     if entry.attrs.is_dir() {
                         match ldir.subdir(&name) {
-                            Ok(sub) => dir_queue.push_back((rpath, sub)),
+                            Ok(_) => dir_queue.push_back((rpath, Some((ldir.clone(), name)))),
                             Err(e) if is_fatal(&e) => {
                                 fatal = Some(e);
                                 break;
