@@ -60,8 +60,9 @@
 //!    file shrank: what was served, or a clear failure) — `size_bigger_file_shrank_*`;
 //!    `data-long` (DATA longer than the READ: a clear failure, no destination file) —
 //!    `data_longer_than_asked_*`. Upload with `--overwrite resume` over a remote file
-//!    claiming 2^62 bytes or twice its size: local file untouched, the remote file
-//!    exactly the local one or (on a clear failure) unchanged —
+//!    (a true first part of the local one) claiming 2^62 bytes, or more bytes than it has:
+//!    local file untouched, the remote file exactly the local one or (on a clear failure)
+//!    unchanged —
 //!    `resume_upload_over_a_{huge,bigger}_claim_*`.
 //! 5. `--case limits=N` (max read and write length N; longer WRITEs refused): get and put
 //!    of a file and of a tree — N=100 with 200 KiB completes byte-identical

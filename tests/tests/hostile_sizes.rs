@@ -142,19 +142,22 @@ fn data_longer_than_asked_window() {
     size_lie(Via::Window("data_longer_than_asked_window"), Case::DataLong);
 }
 
-/// Upload with `--overwrite resume` over a remote file that claims to be bigger than the
-/// local one (2^62 bytes, or twice its size): ends, the local file is untouched, and
+/// Upload with `--overwrite resume` over a remote file (the local file's first 1000 bytes)
+/// that claims more than it has: 2^62 bytes (more than the local file), or 6096 bytes
+/// (`size-bigger`: a resume from a claimed length the file does not have). Ends, the local
+/// file is untouched, and
 /// either the remote file is exactly the local one (replaced whole, not "resumed") or the
 /// run failed clearly and the remote file is as it was.
 fn resume_over_a_remote_size_lie(via: Via, case: Case) {
     let sshd = hostile_sshd(&[case]);
     let up = sshd.root.join("up");
     std::fs::create_dir(&up).unwrap();
-    let old = pattern(1000, 9);
+    let data = pattern(300 * 1024, 8);
+    // A true first part of the local file: any wrong byte after the run comes from the lie.
+    let old = data[..1000].to_vec();
     std::fs::write(up.join("r.bin"), &old).unwrap();
     let local = tempfile::tempdir().unwrap();
     let src = local.path().join("r.bin");
-    let data = pattern(300 * 1024, 8);
     std::fs::write(&src, &data).unwrap();
     let before = digest(&src);
 
