@@ -182,9 +182,14 @@ async fn open_layout(conns: &[Arc<Connection>], channels: usize, budget_per_chan
 /// bigger than one SSH message (ProFTPD allows 32 KiB), so when two channels' WRITEs
 /// interleave on the wire their bytes are glued together: the server answers "Invalid
 /// handle" or waits forever for a packet length it read from the middle of a data block.
-/// Known from the `vendor-id` extension of its VERSION (product `mod_sftp`, vendor
-/// `ProFTPD Project`).
+/// Known from its VERSION: the `versions` extension (draft version-select, which ProFTPD
+/// sends by default and OpenSSH never does), or a `vendor-id` (off by default) naming
+/// product `mod_sftp` or vendor `ProFTPD Project`. Another server that sends `versions`
+/// only loses the extra channels (one channel per connection is always correct).
 pub fn keeps_channels_apart(info: &ServerInfo) -> bool {
+    if info.has_extension("versions") {
+        return false;
+    }
     let vendor = info
         .extensions
         .iter()
@@ -283,6 +288,13 @@ mod tests {
             other.extend_from_slice(s);
         }
         assert!(keeps_channels_apart(&info_with(vec![(b"vendor-id", other)])));
+    }
+
+    #[test]
+    fn proftpd_without_vendor_id_is_known_by_its_versions_extension() {
+        // ProFTPD 1.3.8's default VERSION at protocol 3: versions + OpenSSH extensions.
+        let info = info_with(vec![(b"versions", b"2,3,4,5,6".to_vec()), (b"posix-rename@openssh.com", b"1".to_vec())]);
+        assert!(!keeps_channels_apart(&info));
     }
 
     #[test]
