@@ -10,8 +10,9 @@ export CARGO_TERM_COLOR ?= never
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-# Debian packages the tests need: a real OpenSSH server and client (sshd, ssh-keygen, sftp, scp).
-TEST_APT := openssh-server openssh-client
+# Debian packages the tests need: a real OpenSSH server and client (sshd, ssh-keygen, sftp, scp),
+# and ProFTPD with mod_sftp (tests/tests/proftpd.rs: a second, differently built SFTP server).
+TEST_APT := openssh-server openssh-client proftpd-core proftpd-mod-crypto
 # The desktop window (Tauri v2 on WebKitGTK), its GUI end-to-end tests (Xvfb, WebKitWebDriver,
 # ImageMagick's `import` for screenshots) and a real Secret Service (gnome-keyring on a
 # private D-Bus session, `secret-tool`).

@@ -20,6 +20,10 @@
 //!   `src/bin/hostile-sftp-server.rs`) that the real sshd runs as its sftp
 //!   subsystem; honest except that listings of `evil` directories carry
 //!   names such as `..`, `a/b` and `/etc/passwd-skiff-test`.
+//! - [`proftpd`]: [`proftpd::Proftpd`] starts a private ProFTPD with mod_sftp
+//!   (`/usr/sbin/proftpd -n`) on a free loopback port in a temp dir, with
+//!   fresh keys, a client `ssh_config` (`Host skiff-proftpd`) and a
+//!   `known_hosts`: a second SFTP server that is not OpenSSH.
 //! - [`diskfull`]: [`diskfull::SmallDisk`], a small tmpfs (or loop ext4)
 //!   mount that runs out of space.
 //!
@@ -29,6 +33,7 @@
 pub mod diskfull;
 pub mod files;
 pub mod hostile;
+pub mod proftpd;
 pub mod relay;
 pub mod sshd;
 pub mod tree;

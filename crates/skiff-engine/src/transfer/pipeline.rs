@@ -5,13 +5,24 @@
 //!
 //! What differs between the directions (which range comes next, how a request is built,
 //! what a reply means) is a [`PipelineSteps`] implementation in `download` and `upload`.
+//!
+//! A server that stops answering while requests are in flight (ProFTPD's mod_sftp does when
+//! it mixes up two channels' packets) ends the pipeline with an error after
+//! [`REPLY_STALL_LIMIT`] without any reply, instead of waiting forever on a live connection.
+
+use std::time::Duration;
 
 use futures::stream::{FuturesUnordered, StreamExt};
 use skiff_sftp::Packet;
 
 use super::throttle::Throttle;
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::sftp::Reply;
+
+/// Longest wait for the next reply while requests are in flight. SSH keepalives (15 s, 3
+/// misses) already catch a dead connection; this catches a live one whose SFTP server has
+/// stopped answering. Generous: one READ or WRITE of at most a few hundred KiB.
+pub(super) const REPLY_STALL_LIMIT: Duration = Duration::from_secs(60);
 
 /// The direction-specific steps of a channel pipeline.
 pub(super) trait PipelineSteps {
@@ -43,9 +54,34 @@ pub(super) async fn run_pipeline(steps: &mut impl PipelineSteps, initial_window:
             in_flight_bytes += u64::from(len);
             in_flight.push(async move { (off, len, reply.await) });
         }
-        let Some((off, len, reply)) = in_flight.next().await else { return Ok(()) };
+        if in_flight.is_empty() {
+            return Ok(());
+        }
+        let next = match tokio::time::timeout(REPLY_STALL_LIMIT, in_flight.next()).await {
+            Ok(next) => next,
+            Err(_) => return Err(stalled(in_flight.len(), in_flight_bytes)),
+        };
+        let Some((off, len, reply)) = next else { return Ok(()) };
         in_flight_bytes -= u64::from(len);
         let moved = steps.on_reply(off, len, reply).await?;
         window = (window + moved).min(steps.max_window());
     }
+}
+
+/// The error for a server that left `requests` requests (`bytes` bytes) unanswered for
+/// [`REPLY_STALL_LIMIT`]. Not transient: reconnecting to a server that mishandles the layout
+/// would only stall again; the caller adds host and path.
+fn stalled(requests: usize, bytes: u64) -> Error {
+    Error::new(
+        ErrorKind::Protocol,
+        "wait for the server's reply",
+        format!(
+            "the server answered none of {requests} requests ({bytes} bytes) in flight for {} s",
+            REPLY_STALL_LIMIT.as_secs()
+        ),
+    )
+    .hint(
+        "the server stopped answering on a live connection; if it happens again, try \
+         --channels 1 (some servers mix up the SFTP channels of one connection), and check the server's log",
+    )
 }

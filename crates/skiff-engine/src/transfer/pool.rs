@@ -6,6 +6,10 @@
 //! (exclusively: no other pool uses them meanwhile) and [`ChannelPool::close`] hands them
 //! back once their channels are closed; without one, it connects and disconnects its own.
 //! A pool dropped without `close` (after a failure) drops its connections.
+//!
+//! Channels are opened in two steps: one per connection first, then, if the server keeps the
+//! channels of one connection apart, the rest. ProFTPD's mod_sftp does not (see
+//! [`keeps_channels_apart`]): there every connection carries exactly one SFTP channel.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +17,7 @@ use std::time::Duration;
 use futures::future::{join_all, try_join_all};
 
 use crate::error::Result;
-use crate::sftp::{InFlightBudget, SftpSession};
+use crate::sftp::{InFlightBudget, ServerInfo, SftpSession};
 use crate::ssh::{ConnectOptions, Connection, ConnectionCache};
 
 /// How long `close` waits for the server to close a pool's channels before it gives up on
@@ -36,14 +40,14 @@ impl ChannelPool {
         let connections = connections.clamp(1, channels.max(1)) as usize;
         let range = 0..channels.max(1) as usize;
         let (conns, reused) = acquire(opts, connections).await?;
-        let sessions = match open_sessions(&conns, range.clone(), budget_per_channel, None).await {
+        let sessions = match open_layout(&conns, range.end, budget_per_channel).await {
             Ok(s) => s,
             // A reused connection may have died unnoticed while idle: start over on new ones.
             Err(e) if reused > 0 => {
                 tracing::debug!(error = %e, "a reused connection failed; connecting anew");
                 drop(conns);
                 let conns = connect_many(opts, connections).await?;
-                let sessions = open_sessions(&conns, range, budget_per_channel, None).await?;
+                let sessions = open_layout(&conns, range.end, budget_per_channel).await?;
                 return Ok(ChannelPool { connections: conns, sessions, reuse: opts.reuse.clone(), reused: 0 });
             }
             Err(e) => return Err(e),
@@ -66,11 +70,17 @@ impl ChannelPool {
         let have_conns = self.connections.clone();
         let have_sessions = self.sessions.len();
         let limits = self.sessions.first().map(|s| s.info().limits);
+        let apart = self.sessions.first().is_none_or(|s| keeps_channels_apart(s.info()));
         let opts = opts.clone();
         async move {
             let (new_conns, reused) = acquire(&opts, want_conns.saturating_sub(have_conns.len())).await?;
-            let all: Vec<Arc<Connection>> = have_conns.iter().cloned().chain(new_conns.iter().cloned()).collect();
-            let sessions = open_sessions(&all, have_sessions..channels.max(1) as usize, budget_per_channel, limits).await?;
+            let sessions = if apart {
+                let all: Vec<Arc<Connection>> = have_conns.iter().cloned().chain(new_conns.iter().cloned()).collect();
+                open_sessions(&all, have_sessions..channels.max(1) as usize, budget_per_channel, limits).await?
+            } else {
+                // One channel per connection: only the new connections get one.
+                open_sessions(&new_conns, 0..new_conns.len(), budget_per_channel, limits).await?
+            };
             Ok(ChannelPool { connections: new_conns, sessions, reuse: opts.reuse.clone(), reused })
         }
     }
@@ -139,6 +149,71 @@ async fn connect_many(opts: &ConnectOptions, n: usize) -> Result<Vec<Arc<Connect
     try_join_all((0..n).map(|_| async { Connection::connect(opts).await.map(Arc::new) })).await
 }
 
+/// `channels` SFTP sessions spread round-robin over `conns`: one per connection first, and
+/// the rest only if the server keeps the channels of one connection apart. Channels beyond
+/// the first per connection are a bonus: when none of them opens, the pool still works.
+async fn open_layout(conns: &[Arc<Connection>], channels: usize, budget_per_channel: u32) -> Result<Vec<SftpSession>> {
+    let channels = channels.max(1);
+    let mut sessions = open_sessions(conns, 0..conns.len().min(channels), budget_per_channel, None).await?;
+    if channels <= conns.len() {
+        return Ok(sessions);
+    }
+    if !keeps_channels_apart(sessions[0].info()) {
+        tracing::info!(
+            host = sessions[0].host(),
+            "this SFTP server (ProFTPD mod_sftp) mixes up the packets of channels that share a connection: \
+             one channel per connection"
+        );
+        return Ok(sessions);
+    }
+    let limits = Some(sessions[0].info().limits);
+    match open_sessions(conns, conns.len()..channels, budget_per_channel, limits).await {
+        Ok(more) => sessions.extend(more),
+        Err(e) => tracing::debug!(error = %e, "no extra SFTP channel opened"),
+    }
+    Ok(sessions)
+}
+
+/// Whether several SFTP channels may share one SSH connection on this server.
+///
+/// Not on ProFTPD's mod_sftp: it serves every channel of a connection from one process and
+/// reassembles SFTP packets from SSH messages in one buffer for all of them (`curr_buf` and
+/// `curr_pkt` in contrib/mod_sftp/fxp.c, 1.3.8 and still in 1.3.9's master). A WRITE is
+/// bigger than one SSH message (ProFTPD allows 32 KiB), so when two channels' WRITEs
+/// interleave on the wire their bytes are glued together: the server answers "Invalid
+/// handle" or waits forever for a packet length it read from the middle of a data block.
+/// Known from its VERSION: the `versions` extension (draft version-select, which ProFTPD
+/// sends by default and OpenSSH never does), or a `vendor-id` (off by default) naming
+/// product `mod_sftp` or vendor `ProFTPD Project`. Another server that sends `versions`
+/// only loses the extra channels (one channel per connection is always correct).
+pub fn keeps_channels_apart(info: &ServerInfo) -> bool {
+    if info.has_extension("versions") {
+        return false;
+    }
+    let vendor = info
+        .extensions
+        .iter()
+        .find(|(name, _)| name.as_ref() == b"vendor-id")
+        .and_then(|(_, data)| vendor_id(data));
+    match vendor {
+        Some((vendor, product)) => !(product == b"mod_sftp" || vendor.starts_with(b"ProFTPD")),
+        None => true,
+    }
+}
+
+/// `(vendor name, product name)` from a vendor-id extension's data: string vendorName,
+/// string productName, string productVersion, uint64 productBuildNumber.
+fn vendor_id(data: &[u8]) -> Option<(&[u8], &[u8])> {
+    fn string(buf: &[u8]) -> Option<(&[u8], &[u8])> {
+        let len = u32::from_be_bytes(buf.get(..4)?.try_into().ok()?) as usize;
+        let s = buf.get(4..4usize.checked_add(len)?)?;
+        Some((s, &buf[4 + len..]))
+    }
+    let (vendor, rest) = string(data)?;
+    let (product, _) = string(rest)?;
+    Some((vendor, product))
+}
+
 /// Open SFTP sessions `range` (numbered round-robin over `conns`). A server may cap channels
 /// per connection (OpenSSH's MaxSessions, 10 by default): sessions that fail to open are
 /// left out as long as at least one opened; the first error is returned only if none did.
@@ -170,5 +245,63 @@ async fn open_sessions(
     match (sessions.is_empty(), first_err) {
         (true, Some(e)) => Err(e),
         _ => Ok(sessions),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn info_with(extensions: Vec<(&'static [u8], Vec<u8>)>) -> ServerInfo {
+        ServerInfo {
+            version: 3,
+            extensions: extensions.into_iter().map(|(n, d)| (Bytes::from_static(n), Bytes::from(d))).collect(),
+            limits: skiff_sftp::Limits { max_packet_len: 256 * 1024, max_read_len: 32 * 1024, max_write_len: 32 * 1024, max_open_handles: 0 },
+        }
+    }
+
+    /// What ProFTPD 1.3.8 sends (fxp_version_add_vendor_id_ext).
+    fn proftpd_vendor_id() -> Vec<u8> {
+        let mut d = Vec::new();
+        for s in [&b"ProFTPD Project"[..], b"mod_sftp", b"mod_sftp/1.1.1"] {
+            d.extend_from_slice(&(s.len() as u32).to_be_bytes());
+            d.extend_from_slice(s);
+        }
+        d.extend_from_slice(&0x0103_0800u64.to_be_bytes());
+        d
+    }
+
+    #[test]
+    fn proftpd_gets_one_channel_per_connection() {
+        let info = info_with(vec![(b"vendor-id", proftpd_vendor_id()), (b"versions", b"2,3,4,5,6".to_vec())]);
+        assert!(!keeps_channels_apart(&info));
+    }
+
+    #[test]
+    fn openssh_and_unknown_servers_share_connections() {
+        let openssh = info_with(vec![(b"posix-rename@openssh.com", b"1".to_vec()), (b"limits@openssh.com", b"1".to_vec())]);
+        assert!(keeps_channels_apart(&openssh));
+        let mut other = Vec::new();
+        for s in [&b"Example Corp"[..], b"exampled"] {
+            other.extend_from_slice(&(s.len() as u32).to_be_bytes());
+            other.extend_from_slice(s);
+        }
+        assert!(keeps_channels_apart(&info_with(vec![(b"vendor-id", other)])));
+    }
+
+    #[test]
+    fn proftpd_without_vendor_id_is_known_by_its_versions_extension() {
+        // ProFTPD 1.3.8's default VERSION at protocol 3: versions + OpenSSH extensions.
+        let info = info_with(vec![(b"versions", b"2,3,4,5,6".to_vec()), (b"posix-rename@openssh.com", b"1".to_vec())]);
+        assert!(!keeps_channels_apart(&info));
+    }
+
+    #[test]
+    fn a_truncated_vendor_id_is_not_trusted_as_proftpd() {
+        let mut d = proftpd_vendor_id();
+        d.truncate(10);
+        assert!(keeps_channels_apart(&info_with(vec![(b"vendor-id", d)])));
+        assert!(keeps_channels_apart(&info_with(vec![(b"vendor-id", vec![0xff, 0xff, 0xff, 0xff])])));
     }
 }
