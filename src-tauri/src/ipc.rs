@@ -493,12 +493,12 @@ pub struct QueueTrouble {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub enum QueueTroubleChoice {
-    /// Rename the file to `NAME.corrupt-<timestamp>` (with its -wal and -shm) and start
-    /// a new, empty queue.
+    // Rename the file to `NAME.corrupt-<timestamp>` (with its -wal and -shm) and start a
+    // new, empty queue.
     MoveAside,
-    /// Open it again (another Skiff may have let go of it).
+    // Open it again (another Skiff may have let go of it).
     Retry,
-    /// Quit Skiff, leaving the file as it is.
+    // Quit Skiff, leaving the file as it is.
     Quit,
 }
 
