@@ -470,6 +470,38 @@ pub enum UiEvent {
     },
 }
 
+// ---------------------------------------------------------------------------------------
+// The queue database
+
+/// The queue database could not be opened at startup. The window asks what to do before
+/// anything is queued: jobs queued into the stand-in (in-memory) queue would be lost at exit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueTrouble {
+    /// The database file.
+    pub path: String,
+    /// What went wrong, naming the file and saying what to do.
+    pub message: String,
+    /// The file is damaged, not a database, or from a newer Skiff: moving it aside and
+    /// starting a new queue is the way out. Otherwise (locked by another Skiff, no
+    /// permission) the window offers to try again instead.
+    pub can_move_aside: bool,
+}
+
+/// The person's answer to a [`QueueTrouble`]. Moving aside and trying again restart the
+/// app, which then opens the queue as at any start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum QueueTroubleChoice {
+    // Rename the file to `NAME.corrupt-<timestamp>` (with its -wal and -shm) and start a
+    // new, empty queue.
+    MoveAside,
+    // Open it again (another Skiff may have let go of it).
+    Retry,
+    // Quit Skiff, leaving the file as it is.
+    Quit,
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::{Path, PathBuf};
@@ -525,6 +557,8 @@ mod tests {
             Theme,
             Settings,
             UiEvent,
+            QueueTrouble,
+            QueueTroubleChoice,
         );
         // Every type this file declares is in the list above.
         let source = include_str!("ipc.rs");

@@ -97,6 +97,8 @@ fn main() {
             commands::queue::queue_action,
             commands::queue::jobs_list,
             commands::queue::answer_overwrite,
+            commands::queue_db::queue_trouble,
+            commands::queue_db::queue_trouble_answer,
             commands::settings::settings_get,
             commands::settings::settings_save,
             commands::sandbox::sandbox_start,

@@ -15,6 +15,7 @@ use skiff_engine::scheduler::{
 };
 use skiff_engine::ssh::ConnectOptions;
 use skiff_engine::store::profiles::{Profile, Profiles};
+use skiff_engine::store::owner_only;
 use skiff_engine::store::secrets::Secrets;
 use skiff_engine::store::{JobRecord, JobSpec, Queue};
 use skiff_engine::transfer::{TransferOptions, TreeOptions};
@@ -22,7 +23,7 @@ use skiff_engine::watch::LocalWatcher;
 use skiff_engine::{Error, ErrorKind, Result};
 
 use crate::events::{self, EventHub};
-use crate::ipc::Settings;
+use crate::ipc::{QueueTrouble, Settings};
 use crate::prompter::{KnownSecrets, Mode, PromptBroker, PromptContext};
 use crate::sessions::{self, QuickAddress, Reach, Sessions};
 
@@ -42,6 +43,9 @@ pub struct AppState {
     pub sandbox_op: tokio::sync::Mutex<()>,
     /// Where the sandbox keeps its keys, configuration and files.
     pub sandbox_dir: PathBuf,
+    /// Why the queue database did not open at startup, until the person answers (the
+    /// scheduler meanwhile runs over an empty in-memory queue).
+    pub queue_trouble: Mutex<Option<QueueTrouble>>,
 }
 
 impl AppState {
@@ -73,18 +77,7 @@ impl AppState {
                 .join("sandbox"),
         };
 
-        let queue_path = Queue::default_path();
-        let queue =
-            match Queue::open(&queue_path) {
-                Ok(q) => Arc::new(q),
-                Err(e) => {
-                    // The window still works; transfers are just not kept across restarts.
-                    tracing::error!("{e}; using a queue that is not saved");
-                    Arc::new(Queue::open_in_memory().map_err(|e| {
-                        Error::new(ErrorKind::LocalIo, "open the queue", e.to_string())
-                    })?)
-                }
-            };
+        let (queue, queue_trouble) = open_queue(&Queue::default_path())?;
         let runner = Arc::new(AppRunner::new(
             connect_for(prompts.clone(), profiles.clone()),
             settings.clone(),
@@ -110,6 +103,7 @@ impl AppState {
             sandbox: Arc::new(Mutex::new(None)),
             sandbox_op: tokio::sync::Mutex::new(()),
             sandbox_dir,
+            queue_trouble: Mutex::new(queue_trouble),
         })
     }
 
@@ -125,6 +119,40 @@ impl AppState {
         }
         self.scheduler.shutdown();
     }
+}
+
+/// The queue database at `path`; when it cannot be opened, an empty in-memory stand-in and
+/// what went wrong, for the window to show (see [`QueueTrouble`]).
+pub fn open_queue(path: &Path) -> Result<(Arc<Queue>, Option<QueueTrouble>)> {
+    match Queue::open(path) {
+        Ok(q) => Ok((Arc::new(q), None)),
+        Err(e) => {
+            tracing::error!("{e}; the window asks what to do");
+            let trouble = QueueTrouble {
+                path: e.path().display().to_string(),
+                message: e.to_string(),
+                can_move_aside: e.is_unreadable_database(),
+            };
+            let stand_in = Queue::open_in_memory().map_err(|e| {
+                Error::new(ErrorKind::LocalIo, "open the queue", e.to_string())
+                    .hint("the system is out of memory; close something and start Skiff again")
+            })?;
+            Ok((Arc::new(stand_in), Some(trouble)))
+        }
+    }
+}
+
+/// Move the unreadable queue database at `path` aside (see [`Queue::move_aside`]) and check
+/// that a new one opens there. Returns where the old file went.
+pub fn move_queue_aside(path: &Path) -> Result<PathBuf> {
+    let failed = |e: skiff_engine::store::StoreError| {
+        Error::new(ErrorKind::LocalIo, "move the queue database aside", e.to_string())
+            .path(path.display().to_string())
+    };
+    let aside = Queue::move_aside(path).map_err(failed)?;
+    tracing::warn!("moved the unreadable queue database {} to {}", path.display(), aside.display());
+    drop(Queue::open(path).map_err(failed)?);
+    Ok(aside)
 }
 
 pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -170,15 +198,24 @@ pub fn load_settings(path: &Path) -> Settings {
     })
 }
 
-/// Write `settings` to `path` atomically (temp file + rename).
+/// Write `settings` to `path` atomically (temp file + rename), mode 0600 in a folder
+/// created 0700, whatever the umask.
 pub fn save_settings(path: &Path, settings: &Settings) -> Result<()> {
+    use std::io::Write;
     let mut json = serde_json::to_vec_pretty(settings)
         .map_err(|e| Error::new(ErrorKind::Config, "save settings", e.to_string()))?;
     json.push(b'\n');
     let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
     let write = || -> std::io::Result<()> {
-        std::fs::write(&tmp, &json)?;
-        std::fs::File::open(&tmp)?.sync_all()?;
+        if let Some(dir) = path.parent() {
+            owner_only::create_dir_all(dir)?;
+        }
+        // A temp file left by a crash of this same process id would block create_new.
+        let _ = std::fs::remove_file(&tmp);
+        let mut file = owner_only::create_new(&tmp)?;
+        file.write_all(&json)?;
+        file.sync_all()?;
+        drop(file);
         std::fs::rename(&tmp, path)
     };
     write().map_err(|e| {
@@ -282,12 +319,30 @@ mod tests {
             ..s
         };
         save_settings(&path, &changed).unwrap();
+        // A folder created for the settings is the owner's only too.
+        let nested = tmp.path().join("new/cfg").join(SETTINGS_FILE);
+        save_settings(&nested, &changed).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&nested), 0o600);
+            assert_eq!(mode(&tmp.path().join("new/cfg")), 0o700);
+            assert_eq!(mode(&tmp.path().join("new")), 0o700);
+        }
+        std::fs::remove_dir_all(tmp.path().join("new")).unwrap();
         assert_eq!(load_settings(&path), changed);
         assert_eq!(
             std::fs::read_dir(tmp.path()).unwrap().count(),
             1,
             "no temp file left"
         );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "settings.json is the owner's only");
+        }
         std::fs::write(&path, "not json").unwrap();
         assert_eq!(load_settings(&path), Settings::default());
         assert_eq!(
@@ -299,5 +354,37 @@ mod tests {
             .files_in_flight,
             1
         );
+    }
+
+    #[test]
+    fn a_garbage_queue_database_is_reported_and_moved_aside() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("queue.sqlite3");
+        std::fs::write(&path, b"this is not SQLite, it is a text file that took its place").unwrap();
+        let (queue, trouble) = open_queue(&path).unwrap();
+        let trouble = trouble.expect("a garbage file is reported");
+        assert_eq!(trouble.path, path.display().to_string());
+        assert!(trouble.can_move_aside);
+        assert!(trouble.message.contains(&trouble.path) && trouble.message.contains("corrupt"), "{}", trouble.message);
+        assert!(queue.list().unwrap().is_empty(), "the stand-in queue is empty");
+        assert_eq!(queue.path(), Path::new(":memory:"));
+
+        let aside = move_queue_aside(&path).unwrap();
+        assert!(aside.display().to_string().starts_with(&format!("{}.corrupt-", path.display())));
+        assert_eq!(std::fs::read(&aside).unwrap(), b"this is not SQLite, it is a text file that took its place");
+        let (queue, trouble) = open_queue(&path).unwrap();
+        assert!(trouble.is_none(), "the new database opens: {trouble:?}");
+        assert_eq!(queue.path(), path);
+    }
+
+    #[test]
+    fn a_queue_database_in_an_unusable_place_is_reported_without_moving_aside() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("a-file");
+        std::fs::write(&file, b"x").unwrap();
+        let (_, trouble) = open_queue(&file.join("sub/queue.sqlite3")).unwrap();
+        let trouble = trouble.expect("reported");
+        assert!(!trouble.can_move_aside, "{trouble:?}");
+        assert!(trouble.message.contains("SKIFF_QUEUE_DB"), "{}", trouble.message);
     }
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use skiff_engine::scheduler::{self, ConnectFor, Limits, Outcome, Scheduler, Scope, SftpJobRunner};
 use skiff_engine::store::{Direction, JobId, JobRecord, JobSpec, JobState, OverwritePolicy, Queue};
 use skiff_engine::transfer::{TransferOptions, TreeOptions};
-use skiff_engine::{Error, ErrorKind, Result};
+use skiff_engine::{text, Error, ErrorKind, Result};
 
 use crate::transfer_cmd::Display;
 
@@ -134,10 +134,13 @@ async fn finish(sched: &Scheduler, ids: &[JobId], display: &Display) -> Result<T
     }
 }
 
+/// One line per job for `skiff queue`; paths (which may hold a server's names) escaped.
 fn describe(r: &JobRecord) -> String {
+    let local = text::escape(&r.spec.local_path.display().to_string()).into_owned();
+    let remote = format!("{}:{}", text::Escaped(&r.spec.host), text::Escaped(&r.spec.remote_path));
     let (from, to) = match r.spec.direction {
-        Direction::Upload => (r.spec.local_path.display().to_string(), format!("{}:{}", r.spec.host, r.spec.remote_path)),
-        Direction::Download => (format!("{}:{}", r.spec.host, r.spec.remote_path), r.spec.local_path.display().to_string()),
+        Direction::Upload => (local, remote),
+        Direction::Download => (remote, local),
     };
     let mut line = format!(
         "{:>5}  {:<9} {:<8} {:>3} {:>7}/{:<7} files {:>10} bytes  {from} -> {to}",
@@ -150,9 +153,19 @@ fn describe(r: &JobRecord) -> String {
         r.bytes_done,
     );
     if let Some(e) = &r.error {
-        line.push_str(&format!("\n       error: {e}"));
+        line.push_str(&format!("\n       error: {}", stored_error(e)));
     }
     line
+}
+
+/// A job's stored error text is an engine error's `Display`, already escaped; text with a
+/// raw control in it (written by an older Skiff) is escaped here.
+fn stored_error(e: &str) -> std::borrow::Cow<'_, str> {
+    if e.chars().any(text::is_unsafe) {
+        text::escape(e)
+    } else {
+        e.into()
+    }
 }
 
 /// `skiff queue …`.

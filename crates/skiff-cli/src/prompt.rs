@@ -7,6 +7,7 @@ use std::path::Path;
 
 use futures::future::BoxFuture;
 use skiff_engine::ssh::{HostKeyDecision, InteractivePrompt, Prompter, UnknownHostKey};
+use skiff_engine::text;
 
 pub struct TerminalPrompter {
     password: Option<String>,
@@ -77,16 +78,21 @@ impl Prompter for TerminalPrompter {
             if !self.interactive {
                 return if prompts.is_empty() { Some(vec![]) } else { None };
             }
+            // Name, instructions and prompts are the server's words: escaped before they
+            // reach the terminal (the instructions may span lines).
             tokio::task::block_in_place(|| {
                 if !name.is_empty() {
-                    eprintln!("{name}");
+                    eprintln!("{}", text::escape(name));
                 }
                 if !instructions.is_empty() {
-                    eprintln!("{instructions}");
+                    eprintln!("{}", text::escape_multiline(instructions));
                 }
                 prompts
                     .iter()
-                    .map(|p| if p.echo { self.ask_line(&p.text) } else { self.ask_hidden(&p.text) })
+                    .map(|p| {
+                        let shown = text::escape(&p.text);
+                        if p.echo { self.ask_line(&shown) } else { self.ask_hidden(&shown) }
+                    })
                     .collect()
             })
         })

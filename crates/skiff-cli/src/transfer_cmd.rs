@@ -12,7 +12,7 @@ use skiff_engine::ssh::{ConnectOptions, Connection};
 use skiff_engine::scheduler::{ConnectFor, Scheduler};
 use skiff_engine::store::JobSpec;
 use skiff_engine::transfer::{RateLimit, Throttle, TransferOptions, TreeOptions};
-use skiff_engine::{Error, ErrorKind, Result};
+use skiff_engine::{text, Error, ErrorKind, Result};
 
 use crate::{jobs, CpArgs, LsArgs, TuneArgs};
 use skiff_engine::store::Direction;
@@ -81,7 +81,7 @@ impl Display {
             if !names.contains_key(&first.id) {
                 names = jobs::names(sched);
             }
-            let name = names.get(&first.id).cloned().unwrap_or_default();
+            let name = names.get(&first.id).map(|n| text::escape(n).into_owned()).unwrap_or_default();
             let more = snap.jobs.len() - 1;
             bar.set_message(if more > 0 { format!("{name} (+{more})") } else { name });
             bar.set_length(snap.bytes_total);
@@ -229,22 +229,22 @@ pub async fn ls(args: LsArgs) -> Result<()> {
     let attrs = sess.stat(path).await.map_err(|e| e.op("ls"))?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     use std::io::Write;
+    // Names, long lines and the path itself come from the server: escaped, never raw.
     if !attrs.is_dir() {
-        writeln!(out, "{path}").ok();
+        writeln!(out, "{}", text::escape(path)).ok();
     } else {
         let mut rd = sess.read_dir(path).await.map_err(|e| e.op("ls"))?;
         while let Some(batch) = rd.next_batch().await? {
             let mut batch = batch;
             batch.sort_by(|a, b| a.filename.cmp(&b.filename));
             for e in batch {
-                let name = String::from_utf8_lossy(&e.filename);
-                if !args.all && name.starts_with('.') {
+                if !args.all && e.filename.starts_with(b".") {
                     continue;
                 }
                 if args.long {
-                    writeln!(out, "{}", String::from_utf8_lossy(&e.longname)).ok();
+                    writeln!(out, "{}", text::escape_bytes(&e.longname)).ok();
                 } else {
-                    writeln!(out, "{name}").ok();
+                    writeln!(out, "{}", text::escape_bytes(&e.filename)).ok();
                 }
             }
         }

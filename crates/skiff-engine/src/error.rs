@@ -173,18 +173,21 @@ impl Error {
     }
 }
 
+/// Every field is escaped ([`crate::text::escape`]): paths, hosts and details carry what the
+/// server said (names, status texts), and this is the one place every printed error passes.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.op)?;
+        use crate::text::Escaped as E;
+        write!(f, "{}", E(&self.op))?;
         match (&self.host, &self.path) {
-            (Some(h), Some(p)) => write!(f, " {h}:{p}")?,
-            (Some(h), None) => write!(f, " {h}")?,
-            (None, Some(p)) => write!(f, " {p}")?,
+            (Some(h), Some(p)) => write!(f, " {}:{}", E(h), E(p))?,
+            (Some(h), None) => write!(f, " {}", E(h))?,
+            (None, Some(p)) => write!(f, " {}", E(p))?,
             (None, None) => {}
         }
-        write!(f, ": {}", self.detail)?;
+        write!(f, ": {}", E(&self.detail))?;
         if let Some(hint) = &self.hint {
-            write!(f, " — {hint}")?;
+            write!(f, " — {}", E(hint))?;
         }
         Ok(())
     }
@@ -208,6 +211,16 @@ mod tests {
         );
         assert_eq!(e.kind, ErrorKind::NotFound);
         assert!(!e.is_transient());
+    }
+
+    #[test]
+    fn display_escapes_what_the_server_said() {
+        let e = Error::from_status("open", StatusCode::Failure, b"no \x1b[2J way")
+            .host("alice@example:22")
+            .path("/srv/\x1b]0;owned\x07\u{202e}txt.exe");
+        let s = e.to_string();
+        assert!(!s.chars().any(crate::text::is_unsafe), "{s:?}");
+        assert!(s.starts_with("open alice@example:22:/srv/\\x1b]0;owned\\x07\\u{202e}txt.exe: no \\x1b[2J way"), "{s}");
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //!   with sample files, for trying Skiff without a server.
 //! - [`remote`]: parsing `[user@]host[:port]:path` the way scp does.
 //! - [`error`]: the one error type; every error names operation, host and path.
+//! - [`text`]: server-supplied names and texts escaped for a terminal (controls, bidi overrides).
 
 // `Error` carries host, path, detail and hint by value (~136 bytes). It is only built on the
 // cold path, and boxing it would cost an allocation per error for no measurable gain.
@@ -30,6 +31,7 @@ pub mod scheduler;
 pub mod sftp;
 pub mod store;
 pub mod ssh;
+pub mod text;
 pub mod transfer;
 pub mod watch;
 

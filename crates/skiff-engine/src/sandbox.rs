@@ -6,6 +6,17 @@
 //! key only), serving a folder of sample files. A `known_hosts` with the host key is written
 //! beside them, so connecting asks no question; [`Sandbox::profile`] is the saved-host form.
 //!
+//! The SFTP session sees the sample folder and nothing else. `ForceCommand internal-sftp -d`
+//! only picks the starting folder; the confinement OpenSSH offers is `ChrootDirectory`,
+//! which sshd applies only when it runs as root and only to a path whose every component is
+//! a root-owned folder no group or other may write (sshd_config(5)). So as root the server
+//! is chrooted into `files/`, reached through a link in the root-owned `/run/skiff-sandbox/`
+//! (sshd checks the components of the path it is given, so the state folder may sit
+//! anywhere, even under `/tmp`), and the session's `/` *is* the sample folder
+//! ([`Sandbox::remote_root`]). A normal user's sshd cannot chroot at all, and OpenSSH has no
+//! other confinement: there the server still reaches what that user can (logged as a
+//! warning), behind a key only this state folder holds, on 127.0.0.1.
+//!
 //! This module owns that folder and that one child process: it never touches `~/.ssh`, the
 //! system sshd's configuration, or any other process (except an sshd it started earlier
 //! from the same state folder and that outlived its app, which it stops). Stopping (or
@@ -43,8 +54,12 @@ pub const SANDBOX_PROFILE_ID: &str = "sandbox";
 pub struct Sandbox {
     /// The 127.0.0.1 port it listens on.
     pub port: u16,
-    /// The folder it serves (absolute), with a few sample files.
+    /// The folder it serves (absolute, on this machine), with a few sample files.
     pub root: PathBuf,
+    /// The same folder as the SFTP session names it: `/` (the session is chrooted into it).
+    pub remote_root: String,
+    /// The root-owned link sshd chroots through (removed on stop).
+    chroot_link: Option<PathBuf>,
     /// The user to log in as: the current user.
     pub user: String,
     /// The private key that logs in (no passphrase).
@@ -176,11 +191,18 @@ impl Sandbox {
         if user.is_empty() {
             return Err(fail("cannot tell the current user's name").hint("set the USER environment variable"));
         }
-        let is_root = is_root();
-        if is_root {
+        let chroot_link = if is_root() {
             // Privilege-separation folder; sshd refuses to start without it.
             fs::create_dir_all("/run/sshd").map_err(|e| io_fail(Path::new("/run/sshd"), &e))?;
-        }
+            Some(chroot_link(&state_dir, &root)?)
+        } else {
+            tracing::warn!(root = %root.display(), "the sandbox is not root: its SFTP server cannot be chrooted and reaches every file this user can");
+            None
+        };
+        let remote_root = match chroot_link {
+            Some(_) => "/".to_string(),
+            None => root.display().to_string(),
+        };
 
         let known_hosts = state_dir.join("known_hosts");
         let log = state_dir.join("sshd.log");
@@ -188,7 +210,7 @@ impl Sandbox {
         let mut last_err = None;
         for _ in 0..BIND_ATTEMPTS {
             let port = free_port()?;
-            let config = sshd_config(port, &state_dir, &host_key, &authorized_keys, &user, is_root);
+            let config = sshd_config(port, &state_dir, &host_key, &authorized_keys, &user, chroot_link.as_deref());
             write_file(&config_path, &config)?;
             write_file(&known_hosts, &format!("[127.0.0.1]:{port} {host_pub}\n"))?;
             let log_file = fs::File::create(&log).map_err(|e| io_fail(&log, &e))?;
@@ -206,7 +228,19 @@ impl Sandbox {
             match wait_ready(&mut child, port, &log) {
                 Ok(()) => {
                     tracing::info!(port, root = %root.display(), "sandbox sshd started");
-                    return Ok(Sandbox { port, root, user, key_path, known_hosts, state_dir, log, child: Some(child), _launcher: launcher });
+                    return Ok(Sandbox {
+                        port,
+                        root,
+                        remote_root,
+                        chroot_link,
+                        user,
+                        key_path,
+                        known_hosts,
+                        state_dir,
+                        log,
+                        child: Some(child),
+                        _launcher: launcher,
+                    });
                 }
                 Err(e) => {
                     let _ = child.kill();
@@ -218,6 +252,9 @@ impl Sandbox {
                     last_err = Some(e);
                 }
             }
+        }
+        if let Some(link) = &chroot_link {
+            let _ = fs::remove_file(link);
         }
         Err(last_err.unwrap_or_else(|| fail("sshd did not start")))
     }
@@ -235,7 +272,7 @@ impl Sandbox {
             auth: AuthKind::Key,
             key_path: Some(self.key_path.clone()),
             local_start: None,
-            remote_start: Some(self.root.display().to_string()),
+            remote_start: Some(self.remote_root.clone()),
             known_hosts: Some(self.known_hosts.clone()),
         }
     }
@@ -270,6 +307,9 @@ impl Sandbox {
             let _ = child.kill();
             let _ = child.wait();
             let _ = fs::remove_file(self.state_dir.join("sshd.pid"));
+            if let Some(link) = self.chroot_link.take() {
+                let _ = fs::remove_file(link);
+            }
             tracing::info!(port = self.port, "sandbox sshd stopped");
         }
     }
@@ -404,12 +444,46 @@ fn free_port() -> Result<u16> {
     l.local_addr().map(|a| a.port()).map_err(|e| fail(e.to_string()))
 }
 
+/// Where the root-owned links sshd chroots through live: `/run` is root's, 0755.
+const CHROOT_LINKS: &str = "/run/skiff-sandbox";
+
+/// A link `/run/skiff-sandbox/<hash of the state folder>` to `root`, with `root` made 0755
+/// (ChrootDirectory refuses a folder group or others may write). Replaces an older link.
+fn chroot_link(state_dir: &Path, root: &Path) -> Result<PathBuf> {
+    use std::hash::{Hash, Hasher};
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let links = Path::new(CHROOT_LINKS);
+        fs::create_dir_all(links).map_err(|e| io_fail(links, &e))?;
+        fs::set_permissions(links, fs::Permissions::from_mode(0o755)).map_err(|e| io_fail(links, &e))?;
+        fs::set_permissions(root, fs::Permissions::from_mode(0o755)).map_err(|e| io_fail(root, &e))?;
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        state_dir.hash(&mut h);
+        let link = links.join(format!("{:016x}", h.finish()));
+        match fs::remove_file(&link) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_fail(&link, &e)),
+        }
+        std::os::unix::fs::symlink(root, &link).map_err(|e| io_fail(&link, &e))?;
+        Ok(link)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (state_dir, root);
+        Err(Error::new(ErrorKind::Unsupported, "start sandbox", "the sandbox needs OpenSSH's sshd on Linux or another Unix"))
+    }
+}
+
 /// A value for sshd_config, quoted (paths may hold spaces).
 fn quoted(p: &Path) -> String {
     format!("\"{}\"", p.display())
 }
 
-fn sshd_config(port: u16, state: &Path, host_key: &Path, authorized_keys: &Path, user: &str, is_root: bool) -> String {
+/// The server's configuration. As root (`chroot` given) the session is chrooted into the
+/// folder `chroot` leads to and `-d /` starts it there (root's home is outside).
+fn sshd_config(port: u16, state: &Path, host_key: &Path, authorized_keys: &Path, user: &str, chroot: Option<&Path>) -> String {
     // AuthorizedKeysFile expands % tokens.
     let ak = authorized_keys.display().to_string().replace('%', "%%");
     let mut c = format!(
@@ -434,12 +508,17 @@ fn sshd_config(port: u16, state: &Path, host_key: &Path, authorized_keys: &Path,
          LogLevel INFO\n\
          MaxStartups 100\n\
          MaxSessions 64\n\
-         Subsystem sftp internal-sftp\n\
-         ForceCommand internal-sftp\n",
+         Subsystem sftp internal-sftp\n",
         hk = quoted(host_key),
         pid = quoted(&state.join("sshd.pid")),
     );
-    c.push_str(if is_root { "PermitRootLogin prohibit-password\n" } else { "PermitRootLogin no\n" });
+    match chroot {
+        Some(dir) => c.push_str(&format!(
+            "ChrootDirectory {}\nForceCommand internal-sftp -d /\nPermitRootLogin prohibit-password\n",
+            quoted(dir).replace('%', "%%")
+        )),
+        None => c.push_str("ForceCommand internal-sftp\nPermitRootLogin no\n"),
+    }
     c
 }
 
@@ -557,10 +636,7 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn sshd_dies_with_a_killed_app() {
-        if !Path::new(SSHD).exists() {
-            eprintln!("skipped: {SSHD} is not installed");
-            return;
-        }
+        assert!(Path::new(SSHD).exists(), "{SSHD} is not installed: install it (apt-get install openssh-server, or `make deps`)");
         let tmp = tempfile::tempdir().unwrap();
         let mut app = Command::new(std::env::current_exe().unwrap())
             .args(["--exact", "sandbox::tests::helper_holds_a_sandbox", "--nocapture", "--test-threads=1"])
@@ -590,12 +666,14 @@ mod tests {
     }
 
     #[test]
-    fn config_quotes_paths_and_limits_root() {
-        let c = sshd_config(2222, Path::new("/s p"), Path::new("/s p/hk"), Path::new("/s p/a%k"), "bob", true);
+    fn config_quotes_paths_and_chroots() {
+        let c = sshd_config(2222, Path::new("/s p"), Path::new("/s p/hk"), Path::new("/s p/a%k"), "bob", Some(Path::new("/run/skiff-sandbox/ab")));
         assert!(c.contains("HostKey \"/s p/hk\""), "{c}");
         assert!(c.contains("AuthorizedKeysFile \"/s p/a%%k\""), "{c}");
         assert!(c.contains("PermitRootLogin prohibit-password"));
-        assert!(c.contains("ForceCommand internal-sftp"));
-        assert!(sshd_config(1, Path::new("/"), Path::new("/h"), Path::new("/a"), "bob", false).contains("PermitRootLogin no"));
+        assert!(c.contains("ChrootDirectory \"/run/skiff-sandbox/ab\""), "{c}");
+        assert!(c.contains("ForceCommand internal-sftp -d /\n"), "{c}");
+        let plain = sshd_config(1, Path::new("/"), Path::new("/h"), Path::new("/a"), "bob", None);
+        assert!(plain.contains("PermitRootLogin no") && !plain.contains("Chroot"), "{plain}");
     }
 }

@@ -1,6 +1,7 @@
 //! The local sandbox, end to end: start it, connect with the engine exactly as the window
 //! would (through the sandbox's saved-host form), list its sample files, stop it, and see
-//! the port closed. Skipped (loudly) where OpenSSH's sshd is not installed.
+//! the port closed; the session sees the sample folder and nothing outside it. Fails where
+//! OpenSSH's sshd is not installed (`make deps` installs it).
 
 use std::net::TcpStream;
 use std::path::Path;
@@ -13,12 +14,16 @@ use skiff_engine::sftp::InFlightBudget;
 use skiff_engine::ssh::{Connection, NoPrompter};
 use skiff_engine::store::profiles::{connect_options_for, AuthKind, Profiles};
 
+fn need_sshd() {
+    assert!(
+        Path::new("/usr/sbin/sshd").exists(),
+        "/usr/sbin/sshd is not installed: install it (apt-get install openssh-server, or `make deps`)"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sandbox_serves_its_samples_and_stops() {
-    if !Path::new("/usr/sbin/sshd").exists() {
-        eprintln!("\n*** SKIPPED: /usr/sbin/sshd is not installed (apt-get install openssh-server) ***\n");
-        return;
-    }
+    need_sshd();
     let state = tempfile::tempdir().unwrap();
     let mut sandbox = Sandbox::start(&state.path().join("sandbox")).expect("start the sandbox");
     assert!(sandbox.root.is_absolute());
@@ -43,7 +48,7 @@ async fn sandbox_serves_its_samples_and_stops() {
     let mut rows = Vec::new();
     let start = profile.remote_start.clone().unwrap();
     let listed = list_remote(&sess, &start, 1000, |c| rows.extend(c)).await.unwrap();
-    assert_eq!(Path::new(&listed), sandbox.root.canonicalize().unwrap());
+    assert_eq!(listed, sandbox.remote_root);
     let mut names: Vec<(String, EntryKind)> = rows.iter().map(|r| (r.name.clone(), r.kind)).collect();
     names.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(
@@ -53,6 +58,20 @@ async fn sandbox_serves_its_samples_and_stops() {
     let mut photos = Vec::new();
     list_remote(&sess, &format!("{listed}/photos"), 1000, |c| photos.extend(c)).await.unwrap();
     assert!(photos.len() >= 3 && photos.iter().all(|p| p.kind == EntryKind::File && p.size > 0), "{photos:?}");
+
+    // Confined to the sample folder: `/`, `..` and every way up list the samples and
+    // nothing else, and nothing outside can be named.
+    for path in ["/", "..", "/..", "../..", "/docs/../..", "photos/../../.."] {
+        let mut rows = Vec::new();
+        let at = list_remote(&sess, path, 1000, |c| rows.extend(c)).await.unwrap_or_else(|e| panic!("list {path}: {e}"));
+        let mut names: Vec<String> = rows.iter().map(|r| r.name.clone()).collect();
+        names.sort();
+        assert_eq!(names, ["README.txt", "docs", "photos"], "listing {path:?} (resolved to {at:?}) shows more than the samples");
+    }
+    let outside = sandbox.root.join("README.txt").display().to_string();
+    for path in ["/etc/passwd", "/usr/sbin/sshd", "/proc/self/status", "../id_ed25519", "/../sshd_config", outside.as_str()] {
+        assert!(sess.try_stat(path).await.unwrap().is_none(), "{path} outside the sample folder is visible");
+    }
 
     // SFTP only: no shell, no forwarding (ForceCommand internal-sftp); that is sshd's job,
     // so only check the server still answers after the session.
@@ -77,10 +96,7 @@ async fn sandbox_serves_its_samples_and_stops() {
 
 #[test]
 fn missing_state_folder_parent_is_created() {
-    if !Path::new("/usr/sbin/sshd").exists() {
-        eprintln!("\n*** SKIPPED: /usr/sbin/sshd is not installed ***\n");
-        return;
-    }
+    need_sshd();
     let state = tempfile::tempdir().unwrap();
     let dir = state.path().join("a/b/c");
     let sb = Sandbox::start(&dir).expect("start");

@@ -7,6 +7,7 @@ pub mod browse;
 pub mod connect;
 pub mod hosts;
 pub mod queue;
+pub mod queue_db;
 pub mod sandbox;
 pub mod settings;
 

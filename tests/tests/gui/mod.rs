@@ -35,18 +35,12 @@ use fantoccini::{Client, ClientBuilder, Locator};
 /// How long a UI element may take to appear before a step fails.
 pub const UI_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Where the tools are. `None` from [`Tools::find`] means "skip" (said loudly).
+/// Where the tools are ([`Tools::find`] fails the test when one is missing).
 pub struct Tools {
     pub app: PathBuf,
     pub tauri_driver: PathBuf,
     pub native_driver: PathBuf,
     pub display: String,
-}
-
-fn under_ci() -> bool {
-    std::env::var("CI")
-        .map(|v| !v.is_empty() && v != "false" && v != "0")
-        .unwrap_or(false)
 }
 
 fn which(name: &str) -> Option<PathBuf> {
@@ -71,9 +65,9 @@ pub fn target_dir() -> PathBuf {
 }
 
 impl Tools {
-    /// Find the app binary, tauri-driver, WebKitWebDriver and a display. When one is missing:
-    /// under CI (`CI` set) that is a failure; elsewhere the test skips with a loud message.
-    pub fn find() -> Option<Tools> {
+    /// Find the app binary, tauri-driver, WebKitWebDriver and a display. When one is missing
+    /// the test fails, naming what to install or build.
+    pub fn find() -> Tools {
         let mut missing = Vec::new();
         let app = match std::env::var_os("SKIFF_APP") {
             Some(p) => PathBuf::from(p),
@@ -118,21 +112,16 @@ impl Tools {
         }
         if !missing.is_empty() {
             let list = missing.join("\n  - ");
-            if under_ci() {
-                panic!("GUI end-to-end test cannot run under CI; missing:\n  - {list}");
-            }
-            eprintln!(
-                "\n{bar}\n*** SKIPPED the GUI end-to-end test: missing\n  - {list}\n*** `make test` installs and builds all of it.\n{bar}\n",
-                bar = "*".repeat(78)
+            panic!(
+                "the GUI end-to-end test cannot run; missing:\n  - {list}\n`make test` installs and builds all of it"
             );
-            return None;
         }
-        Some(Tools {
+        Tools {
             app,
             tauri_driver: tauri_driver.unwrap(),
             native_driver: native_driver.unwrap(),
             display: display.unwrap(),
-        })
+        }
     }
 }
 

@@ -44,6 +44,7 @@ use rusqlite::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::owner_only;
 use super::runner;
 
 /// A job's id: the SQLite rowid, never reused.
@@ -349,6 +350,24 @@ pub enum StoreError {
     UnrepresentablePath { path: PathBuf, local: PathBuf },
 
     #[error(
+        "cannot make the queue database at {} readable by its owner only: {source}; check \
+         that the file is yours, or set {QUEUE_DB_ENV} to a file elsewhere",
+        .path.display()
+    )]
+    Private { path: PathBuf, source: io::Error },
+
+    #[error(
+        "cannot move the queue database at {} aside to {}: {source}; check that its folder \
+         is writable, or move the file away yourself",
+        .path.display(), .to.display()
+    )]
+    MoveAside {
+        path: PathBuf,
+        to: PathBuf,
+        source: io::Error,
+    },
+
+    #[error(
         "the queue database at {} failed to {op}: {source}; if this repeats, move the \
          database away",
         .path.display()
@@ -374,6 +393,32 @@ impl StoreError {
             StoreError::BadValue { .. } => "store-bad-value",
             StoreError::UnrepresentablePath { .. } => "store-unrepresentable-path",
             StoreError::Sqlite { .. } => "store-sqlite",
+            StoreError::Private { .. } => "store-private",
+            StoreError::MoveAside { .. } => "store-move-aside",
+        }
+    }
+
+    /// The file is not a queue database this Skiff can use (damaged, not SQLite at all, or
+    /// from a newer Skiff): [`Queue::move_aside`] and a new queue is the way out.
+    pub fn is_unreadable_database(&self) -> bool {
+        matches!(self, StoreError::Corrupt { .. } | StoreError::TooNew { .. } | StoreError::BadValue { .. })
+    }
+
+    /// The database file the error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            StoreError::CreateDir { path, .. }
+            | StoreError::Locked { path, .. }
+            | StoreError::Corrupt { path, .. }
+            | StoreError::TooNew { path, .. }
+            | StoreError::NoSuchJob { path, .. }
+            | StoreError::DiskFull { path, .. }
+            | StoreError::ReadOnly { path, .. }
+            | StoreError::BadValue { path, .. }
+            | StoreError::UnrepresentablePath { path, .. }
+            | StoreError::Private { path, .. }
+            | StoreError::MoveAside { path, .. }
+            | StoreError::Sqlite { path, .. } => path,
         }
     }
 }
@@ -655,6 +700,25 @@ fn ensure_job(tx: &Transaction<'_>, id: JobId) -> rusqlite::Result<()> {
 // ---------------------------------------------------------------------------------------------
 // Queue
 
+/// Create the database file 0600 before SQLite does (SQLite would use 0644 minus the umask),
+/// or tighten an existing one and its `-wal`/`-shm`.
+fn make_private(path: &Path) -> Result<(), StoreError> {
+    let failed = |source: io::Error| StoreError::Private { path: path.to_path_buf(), source };
+    match owner_only::create_new(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            owner_only::restrict(path).map_err(failed)?;
+            for suffix in ["-wal", "-shm"] {
+                let mut side = path.as_os_str().to_owned();
+                side.push(suffix);
+                owner_only::restrict(Path::new(&side)).map_err(failed)?;
+            }
+            Ok(())
+        }
+        Err(e) => Err(failed(e)),
+    }
+}
+
 /// The queue database. One connection behind a mutex, so `Queue` is `Send + Sync` and can
 /// sit in an `Arc`; every call is short, and async callers use `spawn_blocking`.
 pub struct Queue {
@@ -672,18 +736,58 @@ impl fmt::Debug for Queue {
 
 impl Queue {
     /// Opens (or creates) the queue database at `path`, creating its parent directories and
-    /// bringing the schema up to date.
+    /// bringing the schema up to date. The file (and so the `-wal` and `-shm` SQLite makes
+    /// beside it, which take its mode) is 0600 and folders created for it 0700, whatever
+    /// the umask; an existing database is tightened to 0600.
     pub fn open(path: &Path) -> Result<Queue, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+            owner_only::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
                 path: path.to_path_buf(),
                 dir: dir.to_path_buf(),
                 source,
             })?;
         }
+        make_private(path)?;
         let conn = Connection::open(path)
             .map_err(|e| map_sql_error(path, Op::new("open the database"), e))?;
         Queue::init(conn, path.to_path_buf())
+    }
+
+    /// Rename an unreadable database (see [`StoreError::is_unreadable_database`]) and its
+    /// `-wal`/`-shm` to `NAME.corrupt-<unix seconds>` (`-wal`, `-shm`), so that the next
+    /// [`Queue::open`] starts a new, empty queue and nothing of the old one is deleted.
+    /// Returns the new name of the database file.
+    pub fn move_aside(path: &Path) -> Result<PathBuf, StoreError> {
+        let stamp = now();
+        let mut aside = path.as_os_str().to_owned();
+        aside.push(format!(".corrupt-{stamp}"));
+        let mut aside = PathBuf::from(aside);
+        // Never replace an earlier copy moved aside in the same second.
+        let mut n = 1;
+        while aside.symlink_metadata().is_ok() {
+            let mut next = path.as_os_str().to_owned();
+            next.push(format!(".corrupt-{stamp}-{n}"));
+            aside = PathBuf::from(next);
+            n += 1;
+        }
+        let failed = |to: &Path, source| StoreError::MoveAside {
+            path: path.to_path_buf(),
+            to: to.to_path_buf(),
+            source,
+        };
+        std::fs::rename(path, &aside).map_err(|e| failed(&aside, e))?;
+        for suffix in ["-wal", "-shm"] {
+            let mut from = path.as_os_str().to_owned();
+            from.push(suffix);
+            let mut to = aside.as_os_str().to_owned();
+            to.push(suffix);
+            match std::fs::rename(&from, &to) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(failed(Path::new(&to), e)),
+            }
+        }
+        Ok(aside)
     }
 
     /// A private, empty queue that lives only as long as the value (for tests and dry runs).

@@ -11,6 +11,8 @@ import type { ListingChunk } from './bindings/ListingChunk';
 import type { OverwriteReply } from './bindings/OverwriteReply';
 import type { PromptAnswer } from './bindings/PromptAnswer';
 import type { QueueAction } from './bindings/QueueAction';
+import type { QueueTrouble } from './bindings/QueueTrouble';
+import type { QueueTroubleChoice } from './bindings/QueueTroubleChoice';
 import type { SaveHost } from './bindings/SaveHost';
 import type { SessionInfo } from './bindings/SessionInfo';
 import type { Settings } from './bindings/Settings';
@@ -39,6 +41,8 @@ export type { OverwriteReply } from './bindings/OverwriteReply';
 export type { Prompt } from './bindings/Prompt';
 export type { PromptAnswer } from './bindings/PromptAnswer';
 export type { QueueAction } from './bindings/QueueAction';
+export type { QueueTrouble } from './bindings/QueueTrouble';
+export type { QueueTroubleChoice } from './bindings/QueueTroubleChoice';
 export type { SaveHost } from './bindings/SaveHost';
 export type { SessionInfo } from './bindings/SessionInfo';
 export type { Settings } from './bindings/Settings';
@@ -82,6 +86,10 @@ export interface Backend {
   queueAction(action: QueueAction): Promise<void>;
   jobsList(): Promise<JobView[]>;
   answerOverwrite(reply: OverwriteReply): Promise<void>;
+  /** Why the queue database did not open at startup, or `null` when it did. */
+  queueTrouble(): Promise<QueueTrouble | null>;
+  /** Move it aside / try again (both restart the app) or quit. */
+  queueTroubleAnswer(choice: QueueTroubleChoice): Promise<void>;
 
   settingsGet(): Promise<Settings>;
   settingsSave(settings: Settings): Promise<void>;

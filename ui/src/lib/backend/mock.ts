@@ -17,6 +17,8 @@ import type { OverwriteReply } from './bindings/OverwriteReply';
 import type { Prompt } from './bindings/Prompt';
 import type { PromptAnswer } from './bindings/PromptAnswer';
 import type { QueueAction } from './bindings/QueueAction';
+import type { QueueTrouble } from './bindings/QueueTrouble';
+import type { QueueTroubleChoice } from './bindings/QueueTroubleChoice';
 import type { SaveHost } from './bindings/SaveHost';
 import type { SessionInfo } from './bindings/SessionInfo';
 import type { Settings } from './bindings/Settings';
@@ -273,6 +275,8 @@ export interface MockOptions {
   bigFolder?: number;
   /** Starting settings. */
   settings?: Partial<Settings>;
+  /** The queue database did not open at startup (the window shows its dialog). */
+  queueTrouble?: QueueTrouble;
 }
 
 export class MockBackend implements Backend {
@@ -294,7 +298,9 @@ export class MockBackend implements Backend {
   private nextId = 1;
   private timer: ReturnType<typeof setInterval> | null = null;
   private sandboxId: string | null = null;
-  private opts: Required<Omit<MockOptions, 'hosts' | 'knownHosts' | 'settings'>>;
+  private opts: Required<Omit<MockOptions, 'hosts' | 'knownHosts' | 'settings' | 'queueTrouble'>>;
+  /** See {@link MockOptions.queueTrouble}; answered choices land in `calls`. */
+  trouble: QueueTrouble | null;
 
   constructor(options: MockOptions = {}) {
     const demo = !!options.demo;
@@ -314,6 +320,7 @@ export class MockBackend implements Backend {
     this.remote = new MockFs(remoteTree(big), '/home/demo', 'the server');
     this.hosts = (options.hosts ?? []).map((h) => ({ ...h }));
     this.known = new Set(options.knownHosts ?? []);
+    this.trouble = options.queueTrouble ? { ...options.queueTrouble } : null;
     this.settings = { filesInFlight: 64, speedLimit: null, overwrite: 'ask', showHidden: false, theme: 'system', ...options.settings };
   }
 
@@ -911,6 +918,18 @@ export class MockBackend implements Backend {
   }
 
   // -- settings and sandbox --------------------------------------------------------------
+
+  queueTrouble() {
+    return this.run('queue_trouble', {}, () => (this.trouble ? { ...this.trouble } : null));
+  }
+
+  queueTroubleAnswer(choice: QueueTroubleChoice) {
+    return this.run('queue_trouble_answer', { choice }, () => {
+      if (!this.trouble) throw err('config', 'The queue database opened normally: there is nothing to move aside.');
+      // The real app restarts (or quits) here; the mock starts over with a working queue.
+      if (choice !== 'quit') this.trouble = null;
+    });
+  }
 
   settingsGet() {
     return this.run('settings_get', {}, () => ({ ...this.settings }));

@@ -13,6 +13,8 @@ import type { ListingChunk } from './bindings/ListingChunk';
 import type { OverwriteReply } from './bindings/OverwriteReply';
 import type { PromptAnswer } from './bindings/PromptAnswer';
 import type { QueueAction } from './bindings/QueueAction';
+import type { QueueTrouble } from './bindings/QueueTrouble';
+import type { QueueTroubleChoice } from './bindings/QueueTroubleChoice';
 import type { SaveHost } from './bindings/SaveHost';
 import type { SessionInfo } from './bindings/SessionInfo';
 import type { Settings } from './bindings/Settings';
@@ -117,6 +119,12 @@ export class TauriBackend implements Backend {
   }
   async answerOverwrite(reply: OverwriteReply) {
     await call<void>('answer_overwrite', { reply });
+  }
+  queueTrouble() {
+    return call<QueueTrouble | null>('queue_trouble');
+  }
+  async queueTroubleAnswer(choice: QueueTroubleChoice) {
+    await call<void>('queue_trouble_answer', { choice });
   }
 
   settingsGet() {

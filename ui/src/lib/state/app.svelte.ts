@@ -13,6 +13,7 @@ import {
   type HostProfile,
   type JobView,
   type Prompt,
+  type QueueTrouble,
   type SessionInfo,
   type Settings,
   type UiEvent,
@@ -90,6 +91,8 @@ export class AppState {
   notice = $state<string | null>(null);
   prompts = $state.raw<Prompt[]>([]);
   hostKeyChanged = $state.raw<AppError | null>(null);
+  /** The queue database did not open: the window asks before anything is queued. */
+  queueTrouble = $state.raw<QueueTrouble | null>(null);
   settings = $state.raw<Settings>(DEFAULT_SETTINGS);
   sandboxRunning = $state(false);
   /** The side that has the keyboard. */
@@ -132,6 +135,11 @@ export class AppState {
   async init() {
     try {
       await this.backend.subscribe((e) => this.handleEvent(e));
+    } catch (e) {
+      this.showError(toAppError(e));
+    }
+    try {
+      this.queueTrouble = await this.backend.queueTrouble();
     } catch (e) {
       this.showError(toAppError(e));
     }

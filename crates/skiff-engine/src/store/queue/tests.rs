@@ -531,6 +531,74 @@ fn a_garbage_file_is_reported_as_corrupt() {
 }
 
 #[test]
+fn a_garbage_file_is_moved_aside_and_a_new_queue_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("q.sqlite3");
+    let garbage = vec![0x5a; 8192];
+    std::fs::write(&path, &garbage).unwrap();
+    let err = Queue::open(&path).unwrap_err();
+    assert!(err.is_unreadable_database(), "{err:?}");
+    assert_eq!(err.path(), path);
+    // A -wal beside it moves with it (SQLite would otherwise pair it with the new file).
+    let wal = dir.path().join("q.sqlite3-wal");
+    std::fs::write(&wal, b"old wal").unwrap();
+
+    let aside = Queue::move_aside(&path).unwrap();
+    let name = aside.file_name().unwrap().to_str().unwrap().to_string();
+    assert!(name.starts_with("q.sqlite3.corrupt-"), "{name}");
+    assert_eq!(std::fs::read(&aside).unwrap(), garbage, "the old file is kept, byte for byte");
+    assert_eq!(std::fs::read(format!("{}-wal", aside.display())).unwrap(), b"old wal");
+    assert!(!wal.exists(), "the old -wal is not left for the new database");
+
+    let q = Queue::open(&path).unwrap();
+    assert!(q.list().unwrap().is_empty());
+    q.add(&spec("/r/a"), 0).unwrap();
+    drop(q);
+    // A second move in the same second does not replace the first one.
+    let second = Queue::move_aside(&path).unwrap();
+    assert_ne!(second, aside);
+    assert_eq!(std::fs::read(&aside).unwrap(), garbage);
+}
+
+#[test]
+fn an_error_that_moving_aside_cannot_fix_is_not_offered_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let err = Queue::open(&file.join("sub/q.sqlite3")).unwrap_err();
+    assert!(!err.is_unreadable_database(), "{err:?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn the_database_and_its_wal_are_private_and_an_old_one_is_tightened() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new/skiff/q.sqlite3");
+    let q = Queue::open(&path).unwrap();
+    q.add(&spec("/r/a"), 0).unwrap();
+    let wal = dir.path().join("new/skiff/q.sqlite3-wal");
+    let shm = dir.path().join("new/skiff/q.sqlite3-shm");
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(mode(&wal), 0o600, "SQLite gives the -wal the database's mode");
+    assert_eq!(mode(&shm), 0o600);
+    assert_eq!(mode(&dir.path().join("new")), 0o700);
+    assert_eq!(mode(&dir.path().join("new/skiff")), 0o700);
+    drop(q);
+    for p in [&path, &wal, &shm] {
+        if p.exists() {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+    }
+    let q = Queue::open(&path).unwrap();
+    q.add(&spec("/r/b"), 0).unwrap();
+    for p in [&path, &wal, &shm] {
+        assert_eq!(mode(p), 0o600, "{}", p.display());
+    }
+}
+
+#[test]
 fn an_uncreatable_directory_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("a-file");
