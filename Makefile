@@ -32,7 +32,7 @@ define apt_install_missing
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; fi
 endef
 
-.PHONY: run test test-e2e bench deps deps-app deps-node deps-bench build app ui clippy fmt
+.PHONY: run test test-e2e bench deps deps-app deps-node deps-bench build app ui clippy fmt fuzz
 
 deps:
 	$(call apt_install_missing,$(TEST_APT))
@@ -79,12 +79,27 @@ test: deps deps-app ui
 	cargo build --release --locked -p skiff-cli -p skiff-app
 	SKIFF_BIN=$(CLI_BIN) SKIFF_APP=$(APP_BIN) \
 	  tests/gui-session.sh test cargo test --locked --workspace --release -- --test-threads=2
+	$(FUZZ_RUN) $(FUZZ_SHORT_SECONDS)
 
 # Only the GUI end-to-end test (builds what it needs first).
 test-e2e: deps deps-app ui
 	cargo build --release --locked -p skiff-app
 	SKIFF_APP=$(APP_BIN) \
 	  tests/gui-session.sh test cargo test --locked --release -p skiff-tests --test gui_e2e -- --nocapture
+
+# Coverage-guided fuzzing (libFuzzer on the stable toolchain) of the SFTP decoder, the
+# encode/decode round trip and the request table's reply routing; prints executions per
+# target. FUZZ_SECONDS is per target (default: 10 minutes for the three), e.g.
+# `make fuzz FUZZ_SECONDS=3600 FUZZ_TARGETS=decode`; `make test` runs each for
+# FUZZ_SHORT_SECONDS. A crash fails the run and leaves its input in crates/skiff-sftp/fuzz/artifacts/.
+FUZZ_SECONDS ?= 200
+FUZZ_SHORT_SECONDS ?= 15
+FUZZ_TARGETS ?= decode roundtrip route
+FUZZ_RUN := crates/skiff-sftp/fuzz/run.sh
+
+fuzz: deps
+	$(call apt_install_missing,g++)
+	$(FUZZ_RUN) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 bench: deps-bench
 	cargo build --release --locked -p skiff-cli -p skiff-tests

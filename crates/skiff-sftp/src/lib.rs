@@ -27,10 +27,13 @@
 //! - [`status`]: [`StatusCode`], the `SSH_FX_*` codes of a STATUS reply.
 //! - [`ext`]: OpenSSH extension requests ([`Extension`]) and their typed
 //!   `EXTENDED_REPLY` payloads ([`Limits`], [`Statvfs`]).
-//! - [`error`]: [`DecodeError`], the only error this crate returns.
+//! - [`requests`]: [`InFlight`], the client's request-id table (ids issued, replies routed
+//!   by id, [`RouteError`] for a reply that belongs to no request).
+//! - [`error`]: [`DecodeError`], the error every decoder returns.
 //! - `wire` (private): the SSH primitives (`uint32`, `uint64`, `string`).
 //!
-//! Fuzzing: `crates/skiff-sftp/fuzz` (`cargo fuzz run decode`) is its own workspace.
+//! Fuzzing: `crates/skiff-sftp/fuzz` is its own workspace of libFuzzer targets built on the
+//! stable toolchain (`make fuzz`; `make test` runs a short campaign).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -48,6 +51,7 @@ pub mod attrs;
 pub mod error;
 pub mod ext;
 pub mod packet;
+pub mod requests;
 pub mod status;
 mod wire;
 
@@ -55,6 +59,7 @@ pub use attrs::FileAttrs;
 pub use error::DecodeError;
 pub use ext::{Extension, Limits, Statvfs};
 pub use packet::{encode_write_header, NameEntry, OpenFlags, Packet};
+pub use requests::{InFlight, RouteError};
 pub use status::StatusCode;
 
 /// The SFTP protocol version this codec speaks.

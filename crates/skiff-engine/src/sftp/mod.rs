@@ -1,8 +1,10 @@
-//! The async SFTP client: sessions over SSH channels, the in-flight byte budget and
-//! file-system operations. Transfers (pipelined reads and writes) live in `crate::transfer`.
+//! The async SFTP client: sessions over SSH channels (`session`: reader and writer tasks;
+//! `requests`: the sans-IO request table they route replies through), the in-flight byte
+//! budget and file-system operations. Transfers (pipelined reads and writes) live in `crate::transfer`.
 
 mod budget;
 mod fs;
+mod requests;
 mod session;
 
 pub use budget::InFlightBudget;

@@ -1,20 +1,20 @@
-//! One SFTP session over one SSH channel: the request-id table, the reader and writer tasks.
+//! One SFTP session over one SSH channel: the reader and writer tasks around its request table.
 //!
 //! Any number of tasks may have requests in flight at once. [`SftpSession::send`] assigns an
 //! id, queues the encoded frame for the single writer task (so frames never interleave on the
 //! channel) and returns a [`Reply`] future; the single reader task decodes replies and routes
-//! each to its waiter by id. A reply with an id nobody asked for, a malformed packet or a
-//! closed channel is fatal: every waiter gets the error and the session is marked dead.
+//! each to its waiter by id. Which replies are acceptable is the sans-IO
+//! [`RequestTable`](super::requests::RequestTable)'s decision: a reply with an id nobody asked
+//! for, a second reply, a malformed or oversized packet, or a closed channel is fatal: every
+//! waiter gets the error and the session is marked dead.
 //!
 //! Bytes in flight are bounded by an [`InFlightBudget`] permit that travels with the request
 //! and is released when its reply is routed: that is the backpressure.
 //!
 //! This module knows packets and channels; it knows nothing about files or transfers.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
@@ -25,6 +25,7 @@ use skiff_sftp::{Limits, Packet, DEFAULT_MAX_PACKET, SFTP_VERSION};
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
 
 use super::budget::InFlightBudget;
+use super::requests::{next_reply, Failure, RequestTable, Routed};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Largest reply we accept: a 255 KiB DATA plus headers, with headroom for servers that allow
@@ -42,16 +43,9 @@ struct Outgoing {
 /// so a task that has replies waiting can never deadlock on its own budget.
 type Waiter = (oneshot::Sender<Result<Packet>>, Option<OwnedSemaphorePermit>);
 
-struct Table {
-    waiters: HashMap<u32, Waiter>,
-    /// Set once the session is dead; new requests fail with it at once.
-    dead: Option<Error>,
-}
-
 struct Shared {
     host: String,
-    table: Mutex<Table>,
-    next_id: AtomicU32,
+    table: Mutex<RequestTable<Waiter>>,
     out: mpsc::Sender<Outgoing>,
     /// Flips to true when the session dies, so a writer stuck waiting for SSH window on a
     /// dead channel lets go (and senders blocked on a full queue get their error).
@@ -64,16 +58,15 @@ struct Shared {
 impl Shared {
     /// Mark the session dead and fail every waiter with `err`.
     fn kill(&self, err: Error) {
-        let waiters = {
-            let mut t = self.table.lock().expect("sftp table poisoned");
-            if t.dead.is_none() {
-                t.dead = Some(err.clone());
-            }
-            std::mem::take(&mut t.waiters)
-        };
+        let failure = self.table.lock().expect("sftp table poisoned").fail(err);
+        self.fail_waiters(failure);
+    }
+
+    /// Tell every waiter of a dead session (outside the table's lock).
+    fn fail_waiters(&self, failure: Failure<Waiter>) {
         let _ = self.dead_tx.send(true);
-        for (_, (w, _permit)) in waiters {
-            let _ = w.send(Err(err.clone()));
+        for (w, _permit) in failure.waiters {
+            let _ = w.send(Err(failure.error.clone()));
         }
     }
 }
@@ -217,8 +210,7 @@ impl SftpSession {
         let (out_tx, out_rx) = mpsc::channel::<Outgoing>(256);
         let shared = Arc::new(Shared {
             host: host_s.clone(),
-            table: Mutex::new(Table { waiters: HashMap::new(), dead: None }),
-            next_id: AtomicU32::new(1),
+            table: Mutex::new(RequestTable::new(host_s.clone())),
             out: out_tx,
             dead_tx: tokio::sync::watch::Sender::new(false),
             closed_tx: tokio::sync::watch::Sender::new(false),
@@ -268,31 +260,23 @@ impl SftpSession {
 
     /// True once the session has failed or closed.
     pub fn is_dead(&self) -> bool {
-        self.shared.table.lock().expect("sftp table poisoned").dead.is_some()
+        self.shared.table.lock().expect("sftp table poisoned").dead().is_some()
     }
 
     fn register(&self, permit: Option<OwnedSemaphorePermit>) -> Result<(u32, oneshot::Receiver<Result<Packet>>)> {
         let (tx, rx) = oneshot::channel();
-        let mut t = self.shared.table.lock().expect("sftp table poisoned");
-        if let Some(e) = &t.dead {
-            return Err(e.clone());
-        }
-        let mut id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
-        while t.waiters.contains_key(&id) {
-            id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
-        }
-        t.waiters.insert(id, (tx, permit));
+        let id = self.shared.table.lock().expect("sftp table poisoned").register((tx, permit))?;
         Ok((id, rx))
     }
 
     fn unregister(&self, id: u32) {
-        self.shared.table.lock().expect("sftp table poisoned").waiters.remove(&id);
+        self.shared.table.lock().expect("sftp table poisoned").unregister(id);
     }
 
     async fn enqueue(&self, id: u32, out: Outgoing) -> Result<()> {
         if self.shared.out.send(out).await.is_err() {
             self.unregister(id);
-            let dead = self.shared.table.lock().expect("sftp table poisoned").dead.clone();
+            let dead = self.shared.table.lock().expect("sftp table poisoned").dead().cloned();
             return Err(dead.unwrap_or_else(|| {
                 Error::network("sftp request", "the SFTP session is closed").host(self.shared.host.clone())
             }));
@@ -426,35 +410,23 @@ async fn route_replies(read_half: &mut russh::ChannelReadHalf, mut buf: BytesMut
     let (err, closed) = loop {
         // Route everything already buffered.
         loop {
-            match Packet::decode(&mut buf, MAX_INCOMING_PACKET) {
+            match next_reply(&mut buf, MAX_INCOMING_PACKET, &shared.host) {
                 Ok(Some(packet)) => {
-                    let Some(id) = packet.id() else {
-                        break;
-                    };
-                    let waiter = shared.table.lock().expect("sftp table poisoned").waiters.remove(&id);
-                    match waiter {
-                        Some((w, permit)) => {
+                    let routed = shared.table.lock().expect("sftp table poisoned").route(packet);
+                    match routed {
+                        Ok(Routed { waiter: (w, permit), packet }) => {
                             drop(permit);
                             let _ = w.send(Ok(packet));
                         }
-                        None => {
-                            shared.kill(
-                                Error::protocol(
-                                    "read sftp reply",
-                                    format!("the server answered request id {id}, which was never sent"),
-                                )
-                                .host(shared.host.clone()),
-                            );
+                        Err(failure) => {
+                            shared.fail_waiters(failure);
                             return false;
                         }
                     }
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    shared.kill(
-                        Error::protocol("read sftp reply", format!("malformed packet: {e}"))
-                            .host(shared.host.clone()),
-                    );
+                    shared.kill(e);
                     return false;
                 }
             }
