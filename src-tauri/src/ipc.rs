@@ -111,7 +111,9 @@ pub enum ConnectionState {
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase", tag = "kind")]
 pub enum Prompt {
-    /// First contact: trust and save, trust once, or cancel.
+    /// A host key not in known_hosts: trust and save, trust once, or cancel. With
+    /// `other_known` empty it is first contact; otherwise its own, more suspicious case:
+    /// keys of other types are known for this host and the server did not show them.
     #[serde(rename_all = "camelCase")]
     HostKeyUnknown {
         #[ts(type = "number")]
@@ -120,28 +122,49 @@ pub enum Prompt {
         port: u16,
         key_type: String,
         fingerprint: String,
+        other_known: Vec<KnownHostKey>,
     },
+    /// The password of one account (`account` is `user@host:port`); `jump_host` when it is a
+    /// ProxyJump host's, not the target's.
     #[serde(rename_all = "camelCase")]
     Password {
         #[ts(type = "number")]
         id: u64,
         user: String,
         host: String,
+        port: u16,
+        account: String,
+        jump_host: bool,
     },
+    /// The passphrase of a key file, loaded to log in to `account`.
     #[serde(rename_all = "camelCase")]
     Passphrase {
         #[ts(type = "number")]
         id: u64,
         key_path: String,
+        account: String,
     },
+    /// A keyboard-interactive round of `account`'s server.
     #[serde(rename_all = "camelCase")]
     KeyboardInteractive {
         #[ts(type = "number")]
         id: u64,
+        account: String,
         name: String,
         instructions: String,
         prompts: Vec<InteractiveField>,
     },
+}
+
+/// A key known_hosts holds for a host, of another type than the one the server offered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct KnownHostKey {
+    pub key_type: String,
+    pub fingerprint: String,
+    /// The known_hosts file, and the 1-based line in it.
+    pub file: String,
+    pub line: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
@@ -538,6 +561,7 @@ mod tests {
             SessionInfo,
             ConnectionState,
             Prompt,
+            KnownHostKey,
             InteractiveField,
             PromptAnswer,
             HostKeyChoice,

@@ -4,27 +4,33 @@
 //! - [`PromptBroker`] owns the open questions (id → reply); a question still open when the
 //!   window reloads is sent again, and one nobody answers within [`PROMPT_TIMEOUT`] counts
 //!   as cancelled.
-//! - [`GuiPrompter`] is one connection attempt's (or one job run's) prompter. A saved host's
-//!   secret in the OS keyring (or a secret that logged in earlier in this run of the app) is
-//!   offered first; in [`Mode::Connect`] only once, so when it is wrong the person is asked.
-//!   What the person typed is kept for the caller: it goes to the keyring ("remember") only
-//!   after the login succeeded, and never into a log or an error.
+//! - [`GuiPrompter`] is one connection attempt's (or one job run's) prompter. Every secret
+//!   belongs to one [`Account`] (`user@host:port`): the target's and each ProxyJump host's
+//!   are kept apart — looked up, offered, asked for (the question names the account),
+//!   remembered and saved under their own account, never offered to another. An account's
+//!   secret in the OS keyring (for a saved host's logins) or one that logged in earlier in
+//!   this run of the app is offered first; in [`Mode::Connect`] only once, so when it is
+//!   wrong the person is asked. What the person typed is kept for the caller: it goes to the
+//!   keyring ("remember") only after the login succeeded, and never into a log or an error.
+//!   Secrets are [`Zeroizing`] strings, wiped when dropped.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use skiff_engine::ssh::{HostKeyDecision, InteractivePrompt, Prompter, UnknownHostKey};
+use skiff_engine::ssh::{
+    Account, HostKeyDecision, InteractivePrompt, Prompter, Secret, UnknownHostKey, Zeroizing,
+};
 use skiff_engine::store::secrets::{SecretKind, Secrets};
 use tokio::sync::oneshot;
 
 use crate::convert;
 use crate::errors::AppResult;
 use crate::events::EventHub;
-use crate::ipc::{AppError, InteractiveField, Prompt, PromptAnswer, UiEvent};
+use crate::ipc::{AppError, InteractiveField, KnownHostKey, Prompt, PromptAnswer, UiEvent};
 
 /// A question nobody answers within this long is cancelled.
 pub const PROMPT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
@@ -128,10 +134,10 @@ impl PromptBroker {
     }
 }
 
-/// Secrets that logged in during this run of the app (never written anywhere), keyed by
-/// profile id or, for quick connections, by `user@host:port`.
+/// Secrets that logged in during this run of the app (never written anywhere), by the
+/// account they logged in to.
 #[derive(Clone, Default)]
-pub struct KnownSecrets(Arc<Mutex<HashMap<String, HashMap<&'static str, String>>>>);
+pub struct KnownSecrets(Arc<Mutex<HashMap<Account, HashMap<&'static str, Secret>>>>);
 
 fn kind_key(kind: SecretKind) -> &'static str {
     match kind {
@@ -141,21 +147,21 @@ fn kind_key(kind: SecretKind) -> &'static str {
 }
 
 impl KnownSecrets {
-    pub fn get(&self, key: &str, kind: SecretKind) -> Option<String> {
+    pub fn get(&self, account: &Account, kind: SecretKind) -> Option<Secret> {
         lock(&self.0)
-            .get(key)
+            .get(account)
             .and_then(|m| m.get(kind_key(kind)).cloned())
     }
 
-    pub fn set(&self, key: &str, kind: SecretKind, secret: String) {
+    pub fn set(&self, account: &Account, kind: SecretKind, secret: Secret) {
         lock(&self.0)
-            .entry(key.to_string())
+            .entry(account.clone())
             .or_default()
             .insert(kind_key(kind), secret);
     }
 
-    pub fn forget(&self, key: &str) {
-        lock(&self.0).remove(key);
+    pub fn forget(&self, account: &Account) {
+        lock(&self.0).remove(account);
     }
 }
 
@@ -170,30 +176,35 @@ pub enum Mode {
     Reuse,
 }
 
-/// A secret the person typed, with whether to remember it.
+/// A secret the person typed, for which account, with whether to remember it.
 #[derive(Clone)]
 pub struct Typed {
+    pub account: Account,
     pub kind: SecretKind,
-    pub value: String,
+    pub value: Secret,
     pub remember: bool,
 }
 
 impl std::fmt::Debug for Typed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Typed")
+            .field("account", &self.account.to_string())
             .field("kind", &self.kind)
             .field("remember", &self.remember)
             .finish_non_exhaustive()
     }
 }
 
+/// One secret of one account.
+type Slot = (Account, &'static str);
+
 #[derive(Default)]
 struct Offered {
     /// Stored secrets, once looked up (the keyring is read lazily, only when asked).
-    stored: HashMap<&'static str, Option<String>>,
-    used: HashMap<&'static str, bool>,
-    /// The last secret of each kind handed to the engine (stored or typed).
-    given: HashMap<&'static str, String>,
+    stored: HashMap<Slot, Option<Secret>>,
+    used: HashSet<Slot>,
+    /// The last secret of each slot handed to the engine (stored or typed).
+    given: HashMap<Slot, Secret>,
     typed: Vec<Typed>,
 }
 
@@ -209,12 +220,11 @@ pub struct PromptContext {
 /// Who a login is for.
 #[derive(Debug, Clone)]
 pub struct LoginFor {
-    /// The saved host whose keyring entries are offered.
-    pub profile_id: Option<String>,
-    pub user: String,
-    pub host: String,
-    /// Key of [`KnownSecrets`]: the profile id, or `user@host:port` of a quick connection.
-    pub known_key: String,
+    /// The target's account (a ProxyJump host's is any other the engine asks about).
+    pub target: Account,
+    /// The login is to a saved host: the OS keyring is read for its accounts' secrets, and
+    /// typed secrets may be remembered there.
+    pub saved: bool,
 }
 
 /// One login's prompter.
@@ -240,19 +250,30 @@ impl GuiPrompter {
         lock(&self.offered).typed.clone()
     }
 
-    /// The last secret of `kind` handed to the engine (after a successful login: the one
-    /// that worked, or at least did not stop it).
-    pub fn given(&self, kind: SecretKind) -> Option<String> {
-        lock(&self.offered).given.get(kind_key(kind)).cloned()
+    /// Every account's last secret of each kind handed to the engine (after a successful
+    /// login: the ones that worked, or at least did not stop it).
+    pub fn given(&self) -> Vec<(Account, SecretKind, Secret)> {
+        lock(&self.offered)
+            .given
+            .iter()
+            .map(|((account, k), s)| {
+                let kind = if *k == kind_key(SecretKind::Password) {
+                    SecretKind::Password
+                } else {
+                    SecretKind::Passphrase
+                };
+                (account.clone(), kind, s.clone())
+            })
+            .collect()
     }
 
-    /// The keyring's (else this run's) secret of `kind`, looked up once.
-    async fn stored(&self, kind: SecretKind) -> Option<String> {
-        let k = kind_key(kind);
-        if let Some(s) = lock(&self.offered).stored.get(k) {
+    /// The keyring's (else this run's) secret of `kind` for `account`, looked up once.
+    async fn stored(&self, account: &Account, kind: SecretKind) -> Option<Secret> {
+        let slot = (account.clone(), kind_key(kind));
+        if let Some(s) = lock(&self.offered).stored.get(&slot) {
             return s.clone();
         }
-        let known = || self.ctx.known.get(&self.login.known_key, kind);
+        let known = || self.ctx.known.get(account, kind);
         // A job's logins take the secret that logged in this run first: one keyring round
         // trip (D-Bus) less per job. A person's login asks the keyring first.
         let mut found = if self.mode == Mode::Reuse {
@@ -260,43 +281,43 @@ impl GuiPrompter {
         } else {
             None
         };
-        if found.is_none() {
-            if let Some(id) = self.login.profile_id.clone() {
-                let secrets = self.ctx.secrets.clone();
-                match tokio::task::spawn_blocking(move || secrets.get(&id, kind)).await {
-                    Ok(Ok(s)) => found = s,
-                    Ok(Err(e)) => tracing::warn!("{e}"),
-                    Err(e) => tracing::warn!("keyring lookup failed: {e}"),
-                }
+        if found.is_none() && self.login.saved {
+            let secrets = self.ctx.secrets.clone();
+            let owner = account.clone();
+            match tokio::task::spawn_blocking(move || secrets.get(&owner, kind)).await {
+                Ok(Ok(s)) => found = s,
+                Ok(Err(e)) => tracing::warn!("{e}"),
+                Err(e) => tracing::warn!("keyring lookup failed: {e}"),
             }
         }
         if found.is_none() {
             found = known();
         }
-        lock(&self.offered).stored.insert(k, found.clone());
+        lock(&self.offered).stored.insert(slot, found.clone());
         found
     }
 
-    /// A secret to offer without asking, if there is one (and, in Connect mode, it was not
-    /// offered yet).
-    async fn offer(&self, kind: SecretKind) -> Option<String> {
-        let k = kind_key(kind);
-        if self.mode == Mode::Connect && lock(&self.offered).used.get(k).copied().unwrap_or(false) {
+    /// `account`'s secret to offer without asking, if there is one (and, in Connect mode, it
+    /// was not offered yet).
+    async fn offer(&self, account: &Account, kind: SecretKind) -> Option<Secret> {
+        let slot = (account.clone(), kind_key(kind));
+        if self.mode == Mode::Connect && lock(&self.offered).used.contains(&slot) {
             return None;
         }
-        let s = self.stored(kind).await?;
+        let s = self.stored(account, kind).await?;
         let mut o = lock(&self.offered);
-        o.used.insert(k, true);
-        o.given.insert(k, s.clone());
+        o.used.insert(slot.clone());
+        o.given.insert(slot, s.clone());
         Some(s)
     }
 
-    /// Ask the person for a secret of `kind` with the question `make(id)`.
+    /// Ask the person for `account`'s secret of `kind` with the question `make(id)`.
     async fn ask_secret(
         &self,
+        account: &Account,
         kind: SecretKind,
         make: impl FnOnce(u64) -> Prompt,
-    ) -> Option<String> {
+    ) -> Option<Secret> {
         let answer = self.ctx.broker.ask(&self.ctx.hub, make).await?;
         let PromptAnswer::Secret {
             value: Some(value),
@@ -306,30 +327,36 @@ impl GuiPrompter {
         else {
             return None;
         };
-        let k = kind_key(kind);
+        let value = Zeroizing::new(value);
+        let slot = (account.clone(), kind_key(kind));
         let mut o = lock(&self.offered);
         o.typed.push(Typed {
+            account: account.clone(),
             kind,
             value: value.clone(),
-            remember: remember && self.login.profile_id.is_some(),
+            remember: remember && self.login.saved,
         });
-        o.given.insert(k, value.clone());
+        o.given.insert(slot.clone(), value.clone());
         if self.mode == Mode::Reuse {
             // Later connections of the same run use it without asking again.
-            o.stored.insert(k, Some(value.clone()));
+            o.stored.insert(slot, Some(value.clone()));
         }
         Some(value)
     }
 
-    async fn password_for(&self, user: &str, host: &str) -> Option<String> {
-        if let Some(s) = self.offer(SecretKind::Password).await {
+    async fn password_for(&self, account: &Account) -> Option<Secret> {
+        if let Some(s) = self.offer(account, SecretKind::Password).await {
             return Some(s);
         }
-        let (user, host) = (user.to_string(), host.to_string());
-        self.ask_secret(SecretKind::Password, |id| Prompt::Password {
+        let (user, host, port) = (account.user.clone(), account.host.clone(), account.port);
+        let (label, jump_host) = (account.to_string(), *account != self.login.target);
+        self.ask_secret(account, SecretKind::Password, |id| Prompt::Password {
             id,
             user,
             host,
+            port,
+            account: label,
+            jump_host,
         })
         .await
     }
@@ -341,19 +368,21 @@ fn is_password_prompt(prompts: &[InteractivePrompt]) -> bool {
 }
 
 impl Prompter for GuiPrompter {
-    fn password<'a>(&'a self, user: &'a str, host: &'a str) -> BoxFuture<'a, Option<String>> {
-        Box::pin(self.password_for(user, host))
+    fn password<'a>(&'a self, account: &'a Account, _attempt: usize) -> BoxFuture<'a, Option<Secret>> {
+        Box::pin(self.password_for(account))
     }
 
-    fn passphrase<'a>(&'a self, key_path: &'a Path) -> BoxFuture<'a, Option<String>> {
+    fn passphrase<'a>(&'a self, account: &'a Account, key_path: &'a Path) -> BoxFuture<'a, Option<Secret>> {
         Box::pin(async move {
-            if let Some(s) = self.offer(SecretKind::Passphrase).await {
+            if let Some(s) = self.offer(account, SecretKind::Passphrase).await {
                 return Some(s);
             }
             let key_path = key_path.display().to_string();
-            self.ask_secret(SecretKind::Passphrase, |id| Prompt::Passphrase {
+            let label = account.to_string();
+            self.ask_secret(account, SecretKind::Passphrase, |id| Prompt::Passphrase {
                 id,
                 key_path,
+                account: label,
             })
             .await
         })
@@ -361,20 +390,18 @@ impl Prompter for GuiPrompter {
 
     fn keyboard_interactive<'a>(
         &'a self,
+        account: &'a Account,
         name: &'a str,
         instructions: &'a str,
         prompts: &'a [InteractivePrompt],
-    ) -> BoxFuture<'a, Option<Vec<String>>> {
+    ) -> BoxFuture<'a, Option<Vec<Secret>>> {
         Box::pin(async move {
             if prompts.is_empty() {
                 return Some(Vec::new());
             }
             // "Password:" is a password question (it can be remembered), whatever the method.
             if is_password_prompt(prompts) {
-                return self
-                    .password_for(&self.login.user, &self.login.host)
-                    .await
-                    .map(|p| vec![p]);
+                return self.password_for(account).await.map(|p| vec![p]);
             }
             let fields = prompts
                 .iter()
@@ -384,11 +411,13 @@ impl Prompter for GuiPrompter {
                 })
                 .collect();
             let (name, instructions) = (name.to_string(), instructions.to_string());
+            let label = account.to_string();
             match self
                 .ctx
                 .broker
                 .ask(&self.ctx.hub, |id| Prompt::KeyboardInteractive {
                     id,
+                    account: label,
                     name,
                     instructions,
                     prompts: fields,
@@ -397,7 +426,7 @@ impl Prompter for GuiPrompter {
             {
                 PromptAnswer::Interactive {
                     answers: Some(a), ..
-                } if a.len() == prompts.len() => Some(a),
+                } if a.len() == prompts.len() => Some(a.into_iter().map(Zeroizing::new).collect()),
                 _ => None,
             }
         })
@@ -405,6 +434,16 @@ impl Prompter for GuiPrompter {
 
     fn unknown_host_key<'a>(&'a self, key: &'a UnknownHostKey) -> BoxFuture<'a, HostKeyDecision> {
         Box::pin(async move {
+            let other_known = key
+                .other_known
+                .iter()
+                .map(|k| KnownHostKey {
+                    key_type: k.key_type.clone(),
+                    fingerprint: k.fingerprint.clone(),
+                    file: k.path.display().to_string(),
+                    line: k.line as u32,
+                })
+                .collect();
             let answer = self
                 .ctx
                 .broker
@@ -414,6 +453,7 @@ impl Prompter for GuiPrompter {
                     port: key.port,
                     key_type: key.key_type.clone(),
                     fingerprint: key.fingerprint.clone(),
+                    other_known,
                 })
                 .await;
             match answer {
@@ -431,7 +471,8 @@ mod tests {
     use super::*;
     use crate::events::{forward, UiSink};
 
-    /// Answers every password question with "typed" (remember on) and records the questions.
+    /// Answers every password question with "typed-for-ACCOUNT" (remember on) and records the
+    /// questions.
     struct Answerer {
         broker: Arc<PromptBroker>,
         asked: Arc<Mutex<Vec<Prompt>>>,
@@ -447,10 +488,16 @@ mod tests {
                         id,
                         decision: crate::ipc::HostKeyChoice::TrustOnce,
                     },
-                    _ => PromptAnswer::Secret {
+                    Prompt::Password { account, .. } | Prompt::Passphrase { account, .. } => {
+                        PromptAnswer::Secret {
+                            id,
+                            value: Some(format!("typed-for-{account}")),
+                            remember: true,
+                        }
+                    }
+                    Prompt::KeyboardInteractive { account, .. } => PromptAnswer::Interactive {
                         id,
-                        value: Some("typed".into()),
-                        remember: true,
+                        answers: Some(vec![format!("answer-for-{account}")]),
                     },
                 };
                 let broker = self.broker.clone();
@@ -459,6 +506,14 @@ mod tests {
             }
             true
         }
+    }
+
+    fn target() -> Account {
+        Account::new("alice", "h", 22)
+    }
+
+    fn jump() -> Account {
+        Account::new("alice", "jump", 2222)
     }
 
     fn setup(mode: Mode) -> (Arc<GuiPrompter>, Arc<Mutex<Vec<Prompt>>>, KnownSecrets) {
@@ -471,8 +526,8 @@ mod tests {
             asked: asked.clone(),
         });
         let known = KnownSecrets::default();
-        known.set("alice@h:22", SecretKind::Password, "stored".into());
-        // No profile: nothing is read from the OS keyring in tests.
+        known.set(&target(), SecretKind::Password, Zeroizing::new("stored".into()));
+        // Not a saved host: nothing is read from the OS keyring in tests.
         let ctx = PromptContext {
             hub,
             broker,
@@ -480,42 +535,63 @@ mod tests {
             known: known.clone(),
         };
         let login = LoginFor {
-            profile_id: None,
-            user: "alice".into(),
-            host: "h".into(),
-            known_key: "alice@h:22".into(),
+            target: target(),
+            saved: false,
         };
         let p = GuiPrompter::new(ctx, mode, login);
         (p, asked, known)
     }
 
+    fn text(s: Option<Secret>) -> Option<String> {
+        s.map(|s| s.as_str().to_owned())
+    }
+
     #[tokio::test]
     async fn connect_mode_offers_the_stored_secret_once_then_asks() {
         let (p, asked, _) = setup(Mode::Connect);
-        assert_eq!(p.password("alice", "h").await.as_deref(), Some("stored"));
+        assert_eq!(text(p.password(&target(), 1).await).as_deref(), Some("stored"));
         assert!(asked.lock().unwrap().is_empty());
-        assert_eq!(p.password("alice", "h").await.as_deref(), Some("typed"));
-        assert!(matches!(asked.lock().unwrap()[0], Prompt::Password { .. }));
+        assert_eq!(
+            text(p.password(&target(), 2).await).as_deref(),
+            Some("typed-for-alice@h:22")
+        );
+        match &asked.lock().unwrap()[0] {
+            Prompt::Password {
+                account, jump_host, port, ..
+            } => {
+                assert_eq!(account, "alice@h:22");
+                assert_eq!(*port, 22);
+                assert!(!jump_host);
+            }
+            other => panic!("{other:?}"),
+        }
         let typed = p.typed();
         assert_eq!(typed.len(), 1);
+        assert_eq!(typed[0].account, target());
         // Without a saved host there is nowhere to remember it.
         assert!(!typed[0].remember);
-        assert_eq!(p.given(SecretKind::Password).as_deref(), Some("typed"));
+        let given = p.given();
+        assert_eq!(given.len(), 1);
+        assert_eq!(given[0].0, target());
+        assert_eq!(given[0].2.as_str(), "typed-for-alice@h:22");
         // A lone "Password:" keyboard-interactive prompt is a password question.
         let kbd = [InteractivePrompt {
             text: "Password: ".into(),
             echo: false,
         }];
         assert_eq!(
-            p.keyboard_interactive("", "", &kbd).await,
-            Some(vec!["typed".to_string()])
+            p.keyboard_interactive(&target(), "", "", &kbd)
+                .await
+                .map(|a| a.iter().map(|s| s.as_str().to_owned()).collect::<Vec<_>>()),
+            Some(vec!["typed-for-alice@h:22".to_string()])
         );
         assert_eq!(
             p.unknown_host_key(&UnknownHostKey {
                 host: "h".into(),
                 port: 22,
                 key_type: "ssh-ed25519".into(),
-                fingerprint: "SHA256:x".into()
+                fingerprint: "SHA256:x".into(),
+                other_known: vec![],
             })
             .await,
             HostKeyDecision::TrustOnce
@@ -525,11 +601,139 @@ mod tests {
     #[tokio::test]
     async fn reuse_mode_asks_at_most_once() {
         let (p, asked, known) = setup(Mode::Reuse);
-        known.forget("alice@h:22");
-        for _ in 0..3 {
-            assert_eq!(p.password("alice", "h").await.as_deref(), Some("typed"));
+        known.forget(&target());
+        for attempt in 1..=3 {
+            assert_eq!(
+                text(p.password(&target(), attempt).await).as_deref(),
+                Some("typed-for-alice@h:22")
+            );
         }
         assert_eq!(asked.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_jump_host_is_never_offered_the_targets_secret() {
+        for mode in [Mode::Connect, Mode::Reuse] {
+            let (p, asked, known) = setup(mode);
+            // The jump host's question names the jump host and says it is one; the target's
+            // stored password is not offered to it.
+            assert_eq!(
+                text(p.password(&jump(), 1).await).as_deref(),
+                Some("typed-for-alice@jump:2222"),
+                "{mode:?}"
+            );
+            match &asked.lock().unwrap()[..] {
+                [Prompt::Password {
+                    account,
+                    host,
+                    port,
+                    jump_host,
+                    ..
+                }] => {
+                    assert_eq!(
+                        (account.as_str(), host.as_str(), *port, *jump_host),
+                        ("alice@jump:2222", "jump", 2222, true)
+                    );
+                }
+                other => panic!("{mode:?}: {other:?}"),
+            }
+            // A lone "Password:" from the jump host's keyboard-interactive: its own password.
+            let kbd = [InteractivePrompt {
+                text: "Password: ".into(),
+                echo: false,
+            }];
+            let answers = p.keyboard_interactive(&jump(), "", "", &kbd).await.unwrap();
+            assert_ne!(answers[0].as_str(), "stored", "{mode:?}");
+            // The target still gets its own, not what was typed for the jump host.
+            assert_eq!(
+                text(p.password(&target(), 1).await).as_deref(),
+                Some("stored"),
+                "{mode:?}"
+            );
+            // Other questions of the jump host name it too.
+            let other = [InteractivePrompt {
+                text: "Code: ".into(),
+                echo: true,
+            }];
+            let a = p.keyboard_interactive(&jump(), "", "", &other).await.unwrap();
+            assert_eq!(a[0].as_str(), "answer-for-alice@jump:2222");
+            assert_eq!(
+                text(p.passphrase(&jump(), Path::new("/k")).await).as_deref(),
+                Some("typed-for-alice@jump:2222")
+            );
+            // What was typed and given is kept per account: the caller remembers each
+            // under its own account, never the jump host's under the target.
+            for t in p.typed() {
+                assert_eq!(t.account, jump(), "{mode:?}: {t:?}");
+            }
+            let mut given: Vec<(String, SecretKind, String)> = p
+                .given()
+                .into_iter()
+                .map(|(a, k, s)| (a.to_string(), k, s.as_str().to_owned()))
+                .collect();
+            given.sort_by(|a, b| a.0.cmp(&b.0).then(kind_key(a.1).cmp(kind_key(b.1))));
+            assert_eq!(
+                given,
+                vec![
+                    ("alice@h:22".into(), SecretKind::Password, "stored".into()),
+                    (
+                        "alice@jump:2222".into(),
+                        SecretKind::Passphrase,
+                        "typed-for-alice@jump:2222".into()
+                    ),
+                    (
+                        "alice@jump:2222".into(),
+                        SecretKind::Password,
+                        "typed-for-alice@jump:2222".into()
+                    ),
+                ],
+                "{mode:?}"
+            );
+            // A secret known for the jump host is offered to it, and only to it.
+            known.forget(&target());
+            let (p2, asked2, _) = {
+                let (p2, asked2, k2) = setup(mode);
+                k2.forget(&target());
+                k2.set(&jump(), SecretKind::Password, Zeroizing::new("jump-pw".into()));
+                (p2, asked2, k2)
+            };
+            assert_eq!(text(p2.password(&jump(), 1).await).as_deref(), Some("jump-pw"));
+            assert_eq!(
+                text(p2.password(&target(), 1).await).as_deref(),
+                Some("typed-for-alice@h:22")
+            );
+            assert_eq!(asked2.lock().unwrap().len(), 1);
+        }
+    }
+
+    #[tokio::test]
+    async fn another_key_type_known_reaches_the_window() {
+        let (p, asked, _) = setup(Mode::Connect);
+        let key = UnknownHostKey {
+            host: "h".into(),
+            port: 22,
+            key_type: "ssh-ed25519".into(),
+            fingerprint: "SHA256:new".into(),
+            other_known: vec![skiff_engine::ssh::KnownKey {
+                key_type: "ssh-rsa".into(),
+                fingerprint: "SHA256:old".into(),
+                path: "/kh".into(),
+                line: 4,
+            }],
+        };
+        p.unknown_host_key(&key).await;
+        match &asked.lock().unwrap()[..] {
+            [Prompt::HostKeyUnknown { other_known, .. }] => assert_eq!(
+                other_known,
+                &vec![KnownHostKey {
+                    key_type: "ssh-rsa".into(),
+                    fingerprint: "SHA256:old".into(),
+                    file: "/kh".into(),
+                    line: 4
+                }]
+            ),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[tokio::test]

@@ -18,7 +18,6 @@ use std::time::Duration;
 use skiff_engine::sftp::{InFlightBudget, SftpSession};
 use skiff_engine::ssh::{ConnectOptions, Connection, Prompter, SshConfig};
 use skiff_engine::store::profiles::{connect_options_for, Profile};
-use skiff_engine::store::secrets::SecretKind;
 use skiff_engine::store::JobSpec;
 use skiff_engine::{Error, ErrorKind, Result};
 
@@ -172,13 +171,11 @@ impl Reach {
         }
     }
 
-    /// Who logs in where, for the prompter (`label` is the resolved `user@host:port`).
-    pub fn login_for(&self, opts_user: &str, opts_host: &str, label: &str) -> LoginFor {
+    /// Who logs in where, for the prompter: `opts`' account is the target's.
+    pub fn login_for(&self, opts: &ConnectOptions) -> LoginFor {
         LoginFor {
-            profile_id: self.profile_id(),
-            user: opts_user.to_string(),
-            host: opts_host.to_string(),
-            known_key: self.profile_id().unwrap_or_else(|| label.to_string()),
+            target: opts.account(),
+            saved: self.profile_id().is_some(),
         }
     }
 
@@ -206,14 +203,14 @@ impl Reach {
 }
 
 /// A prompter for logging in to `reach` (resolving it once with a placeholder prompter to
-/// learn the user, host and label it asks about), and the options that use it.
+/// learn the target's account), and the options that use it.
 pub fn login_options(
     ctx: &PromptContext,
     reach: &Reach,
     mode: Mode,
 ) -> Result<(ConnectOptions, Arc<GuiPrompter>)> {
     let probe = reach.options(Arc::new(skiff_engine::ssh::NoPrompter))?;
-    let login = reach.login_for(&probe.host.user, &probe.host.host_name, &probe.label());
+    let login = reach.login_for(&probe);
     let prompter = GuiPrompter::new(ctx.clone(), mode, login);
     let opts = ConnectOptions {
         prompter: prompter.clone(),
@@ -222,8 +219,9 @@ pub fn login_options(
     Ok((opts, prompter))
 }
 
-/// Connect and start SFTP; on success, what the person typed is kept in memory for this
-/// run (for reconnects and jobs) and, when they asked for it, in the keyring.
+/// Connect and start SFTP; on success, the secrets that logged in are kept in memory for this
+/// run (for reconnects and jobs) and, when the person asked for it, in the keyring — each
+/// under the account (target or ProxyJump host) it logged in to.
 pub async fn log_in(
     ctx: &PromptContext,
     reach: &Reach,
@@ -233,17 +231,13 @@ pub async fn log_in(
     let label = opts.label();
     let conn = Connection::connect(&opts).await?;
     let sftp = conn.open_sftp(InFlightBudget::new(BROWSE_BUDGET)).await?;
-    let login = reach.login_for(&opts.host.user, &opts.host.host_name, &label);
-    for kind in [SecretKind::Password, SecretKind::Passphrase] {
-        if let Some(s) = prompter.given(kind) {
-            ctx.known.set(&login.known_key, kind, s);
-        }
+    for (account, kind, s) in prompter.given() {
+        ctx.known.set(&account, kind, s);
     }
-    if let Some(id) = login.profile_id {
+    if reach.login_for(&opts).saved {
         for t in prompter.typed().into_iter().filter(|t| t.remember) {
             let secrets = ctx.secrets.clone();
-            let id = id.clone();
-            match tokio::task::spawn_blocking(move || secrets.set(&id, t.kind, &t.value)).await {
+            match tokio::task::spawn_blocking(move || secrets.set(&t.account, t.kind, &t.value)).await {
                 Ok(Ok(())) => {}
                 // The login worked; only remembering failed. Say so in the log, not as a failure.
                 Ok(Err(e)) => tracing::warn!("{e}"),

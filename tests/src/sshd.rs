@@ -507,3 +507,24 @@ fn ensure_password_user(password: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// Generate an extra host key of `key_type` (`rsa`, `ecdsa`, `ed25519`) at `path` for a
+/// server that should offer several types (pass `HostKey <path>` in
+/// [`SshdOptions::extra_config`]: those come before the fixture's ed25519 key). Returns the
+/// public key line, `"type base64"`.
+pub fn generate_host_key(path: &Path, key_type: &str) -> Result<String> {
+    let out = Command::new("ssh-keygen")
+        .args(["-t", key_type, "-N", "", "-C", "", "-q", "-f"])
+        .arg(path)
+        .stdin(Stdio::null())
+        .output()
+        .context("running ssh-keygen (is openssh-client installed?)")?;
+    if !out.status.success() {
+        bail!(
+            "ssh-keygen -t {key_type} -f {} failed: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    read_pub_line(path)
+}

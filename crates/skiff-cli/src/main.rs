@@ -21,11 +21,20 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
-use skiff_engine::ssh::{ConnectOptions, HostConfig, SshConfig, StrictHostKeyChecking};
+use skiff_engine::ssh::{Account, ConnectOptions, HostConfig, SshConfig, StrictHostKeyChecking};
 use skiff_engine::{Error, ErrorKind};
 
+/// The environment variables, for `--help`.
+const ENVIRONMENT: &str = "Environment:
+  SKIFF_PASSWORD    password for the target host only (the user@host:port named on the
+                    command line), offered once; ProxyJump hosts are never sent it and ask
+                    on the terminal for their own password (or use keys)
+  SKIFF_PASSPHRASE  passphrase of an encrypted private key (it only unlocks the local key
+                    file and is never sent to a server)
+  SKIFF_LOG         log filter (default: warn)";
+
 #[derive(Parser)]
-#[command(name = "skiff", version, about = "Fast SFTP transfers", propagate_version = true)]
+#[command(name = "skiff", version, about = "Fast SFTP transfers", propagate_version = true, after_help = ENVIRONMENT)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -218,7 +227,7 @@ impl ConnArgs {
             hc.identity_files = ids;
             hc.identity_files_explicit = true;
         }
-        let prompter = Arc::new(prompt::TerminalPrompter::from_env());
+        let prompter = Arc::new(prompt::TerminalPrompter::from_env(Account::new(hc.user.clone(), hc.host_name.clone(), hc.port)));
         let mut opts = ConnectOptions::new(hc, prompter, Arc::new(config));
         opts.accept_new = self.accept_new;
         Ok(opts)

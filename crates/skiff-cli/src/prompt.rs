@@ -1,34 +1,47 @@
 //! The terminal [`Prompter`]: asks on the controlling terminal with echo off. Scripts and
 //! tests may pre-supply secrets in `SKIFF_PASSWORD` / `SKIFF_PASSPHRASE` (like `sshpass -e`);
 //! nothing is ever written to disk or printed.
+//!
+//! `SKIFF_PASSWORD` belongs to the target only (the `user@host:port` named on the command
+//! line): a ProxyJump host is never offered it, and asks on the terminal for its own
+//! password, naming its own `user@host:port`. Secrets are wiped from memory when dropped.
 
 use std::io::IsTerminal;
 use std::path::Path;
 
 use futures::future::BoxFuture;
-use skiff_engine::ssh::{HostKeyDecision, InteractivePrompt, Prompter, UnknownHostKey};
+use skiff_engine::ssh::{Account, HostKeyDecision, InteractivePrompt, Prompter, Secret, UnknownHostKey, Zeroizing};
 use skiff_engine::text;
 
 pub struct TerminalPrompter {
-    password: Option<String>,
-    passphrase: Option<String>,
+    /// The account `SKIFF_PASSWORD` belongs to: the target's.
+    target: Account,
+    password: Option<Secret>,
+    passphrase: Option<Secret>,
     interactive: bool,
 }
 
 impl TerminalPrompter {
-    pub fn from_env() -> Self {
+    /// `SKIFF_PASSWORD` is kept for `target` only.
+    pub fn from_env(target: Account) -> Self {
         TerminalPrompter {
-            password: std::env::var("SKIFF_PASSWORD").ok(),
-            passphrase: std::env::var("SKIFF_PASSPHRASE").ok(),
+            target,
+            password: std::env::var("SKIFF_PASSWORD").ok().map(Zeroizing::new),
+            passphrase: std::env::var("SKIFF_PASSPHRASE").ok().map(Zeroizing::new),
             interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
         }
     }
 
-    fn ask_hidden(&self, prompt: &str) -> Option<String> {
+    /// `SKIFF_PASSWORD`, if `account` is the target.
+    fn env_password(&self, account: &Account) -> Option<Secret> {
+        self.password.clone().filter(|_| *account == self.target)
+    }
+
+    fn ask_hidden(&self, prompt: &str) -> Option<Secret> {
         if !self.interactive {
             return None;
         }
-        rpassword::prompt_password(prompt).ok()
+        rpassword::prompt_password(prompt).ok().map(Zeroizing::new)
     }
 
     fn ask_line(&self, prompt: &str) -> Option<String> {
@@ -43,18 +56,22 @@ impl TerminalPrompter {
 }
 
 impl Prompter for TerminalPrompter {
-    fn password<'a>(&'a self, user: &'a str, host: &'a str) -> BoxFuture<'a, Option<String>> {
+    fn password<'a>(&'a self, account: &'a Account, attempt: usize) -> BoxFuture<'a, Option<Secret>> {
         Box::pin(async move {
-            if let Some(p) = &self.password {
-                return Some(p.clone());
+            // Offered once: a rejected SKIFF_PASSWORD is not sent again.
+            if attempt == 1 {
+                if let Some(p) = self.env_password(account) {
+                    return Some(p);
+                }
             }
-            let prompt = format!("{user}@{host}'s password: ");
+            let prompt = format!("{account}'s password: ");
             tokio::task::block_in_place(|| self.ask_hidden(&prompt))
         })
     }
 
-    fn passphrase<'a>(&'a self, key_path: &'a Path) -> BoxFuture<'a, Option<String>> {
+    fn passphrase<'a>(&'a self, _account: &'a Account, key_path: &'a Path) -> BoxFuture<'a, Option<Secret>> {
         Box::pin(async move {
+            // A passphrase only unlocks a local key file; it is never sent to a server.
             if let Some(p) = &self.passphrase {
                 return Some(p.clone());
             }
@@ -65,14 +82,15 @@ impl Prompter for TerminalPrompter {
 
     fn keyboard_interactive<'a>(
         &'a self,
+        account: &'a Account,
         name: &'a str,
         instructions: &'a str,
         prompts: &'a [InteractivePrompt],
-    ) -> BoxFuture<'a, Option<Vec<String>>> {
+    ) -> BoxFuture<'a, Option<Vec<Secret>>> {
         Box::pin(async move {
             if prompts.len() == 1 && !prompts[0].echo {
-                if let Some(p) = &self.password {
-                    return Some(vec![p.clone()]);
+                if let Some(p) = self.env_password(account) {
+                    return Some(vec![p]);
                 }
             }
             if !self.interactive {
@@ -87,11 +105,12 @@ impl Prompter for TerminalPrompter {
                 if !instructions.is_empty() {
                     eprintln!("{}", text::escape_multiline(instructions));
                 }
+                eprintln!("({account})");
                 prompts
                     .iter()
                     .map(|p| {
                         let shown = text::escape(&p.text);
-                        if p.echo { self.ask_line(&shown) } else { self.ask_hidden(&shown) }
+                        if p.echo { self.ask_line(&shown).map(Zeroizing::new) } else { self.ask_hidden(&shown) }
                     })
                     .collect()
             })
@@ -100,14 +119,86 @@ impl Prompter for TerminalPrompter {
 
     fn unknown_host_key<'a>(&'a self, key: &'a UnknownHostKey) -> BoxFuture<'a, HostKeyDecision> {
         Box::pin(async move {
-            let prompt = format!(
-                "The authenticity of host '{}' (port {}) can't be established.\n{} key fingerprint is {}.\nAre you sure you want to continue connecting (yes/no)? ",
-                key.host, key.port, key.key_type, key.fingerprint
-            );
+            let prompt = host_key_question(key);
             match tokio::task::block_in_place(|| self.ask_line(&prompt)).as_deref() {
                 Some("yes") | Some("y") => HostKeyDecision::TrustAndSave,
                 _ => HostKeyDecision::Reject,
             }
         })
+    }
+}
+
+/// The host-key question: OpenSSH's wording, and for a host known by a key of another type,
+/// what is known and what the server offered instead.
+fn host_key_question(key: &UnknownHostKey) -> String {
+    let mut q = format!("The authenticity of host '{}' (port {}) can't be established.\n", key.host, key.port);
+    if key.other_known.is_empty() {
+        q.push_str(&format!("{} key fingerprint is {}.\n", key.key_type, key.fingerprint));
+    } else {
+        let known: Vec<String> = key
+            .other_known
+            .iter()
+            .map(|k| format!("{} key {} ({} line {})", k.key_type, k.fingerprint, k.path.display(), k.line))
+            .collect();
+        q.push_str(&format!(
+            "WARNING: another key type is known for this host: {};\nthe server offered {} key {} instead, which is not in known_hosts.\n\
+             A server that hides the key you know may be an impostor: check this fingerprint with its administrator.\n",
+            known.join(", "),
+            key.key_type,
+            key.fingerprint
+        ));
+    }
+    q.push_str("Are you sure you want to continue connecting (yes/no)? ");
+    q
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use skiff_engine::ssh::KnownKey;
+
+    fn key(other_known: Vec<KnownKey>) -> UnknownHostKey {
+        UnknownHostKey {
+            host: "h".into(),
+            port: 2222,
+            key_type: "ssh-ed25519".into(),
+            fingerprint: "SHA256:new".into(),
+            other_known,
+        }
+    }
+
+    #[test]
+    fn the_host_key_question_says_when_another_type_is_known() {
+        let plain = host_key_question(&key(vec![]));
+        assert!(plain.contains("ssh-ed25519 key fingerprint is SHA256:new"), "{plain}");
+        assert!(!plain.contains("another key type"), "{plain}");
+        let other = host_key_question(&key(vec![KnownKey {
+            key_type: "ssh-rsa".into(),
+            fingerprint: "SHA256:old".into(),
+            path: "/kh".into(),
+            line: 3,
+        }]));
+        assert!(
+            other.contains("another key type is known for this host: ssh-rsa key SHA256:old (/kh line 3)"),
+            "{other}"
+        );
+        assert!(other.contains("the server offered ssh-ed25519 key SHA256:new"), "{other}");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn skiff_password_goes_to_the_target_only() {
+        let target = Account::new("u", "target", 22);
+        let p = TerminalPrompter {
+            target: target.clone(),
+            password: Some(Zeroizing::new("pw".into())),
+            passphrase: None,
+            interactive: false,
+        };
+        assert_eq!(p.password(&target, 1).await.as_deref().map(String::as_str), Some("pw"));
+        // Not again after a rejection, never to a jump host.
+        assert!(p.password(&target, 2).await.is_none());
+        assert!(p.password(&Account::new("u", "jump", 22), 1).await.is_none());
+        let hidden = [InteractivePrompt { text: "Password: ".into(), echo: false }];
+        assert!(p.keyboard_interactive(&Account::new("u", "jump", 22), "", "", &hidden).await.is_none());
     }
 }

@@ -1,9 +1,15 @@
 //! Saved hosts: list (with whether the keyring holds a secret), save (the secret goes to the
 //! keyring, never to the file), delete (with its secrets), duplicate, import from ssh_config.
+//!
+//! A saved host's secret is the keyring entry of its target account (`user@host:port`, the
+//! host resolved through ssh_config as a login resolves it): editing the address leaves the
+//! old secret with the old account, where it is offered to no other host.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use skiff_engine::store::profiles::{AuthKind, Profile};
+use skiff_engine::ssh::{Account, NoPrompter};
+use skiff_engine::store::profiles::{connect_options_for, AuthKind, Profile};
 use skiff_engine::store::secrets::{SecretKind, Secrets};
 use tauri::State;
 
@@ -30,10 +36,20 @@ pub fn secret_kind_for_save(auth: &AuthKind) -> SecretKind {
     }
 }
 
+/// The account a saved host logs in to (its secrets' owner): resolved like a login is;
+/// the profile's own fields when it cannot be resolved (nothing is stored under those).
+pub fn profile_account(p: &Profile) -> Account {
+    match connect_options_for(p, Arc::new(NoPrompter)) {
+        Ok(o) => o.account(),
+        Err(_) => Account::new(p.user.clone(), p.host.clone(), p.port),
+    }
+}
+
 /// Whether the keyring holds a secret for `p`.
 pub fn has_secret(secrets: &Secrets, p: &Profile) -> skiff_engine::Result<bool> {
+    let owner = profile_account(p);
     for &k in secret_kinds(&p.auth) {
-        if secrets.get(&p.id, k)?.is_some() {
+        if secrets.get(&owner, k)?.is_some() {
             return Ok(true);
         }
     }
@@ -78,25 +94,20 @@ pub async fn host_save(state: State<'_, AppState>, req: SaveHost) -> AppResult<H
             profiles.get(&req.profile.id)?
         };
         let saved = profiles.save(convert::profile(req.profile, stored.as_ref()))?;
-        match req.secret.as_deref() {
+        let owner = profile_account(&saved);
+        let secret = req.secret.map(skiff_engine::ssh::Zeroizing::new);
+        match secret.as_deref().map(String::as_str) {
             None => {}
             Some("") => {
                 for &k in secret_kinds(&AuthKind::Auto) {
-                    secrets.delete(&saved.id, k)?;
+                    secrets.delete(&owner, k)?;
                 }
-                known.forget(&saved.id);
+                known.forget(&owner);
             }
             Some(secret) => {
-                secrets.set(&saved.id, secret_kind_for_save(&saved.auth), secret)?;
-                known.forget(&saved.id);
+                secrets.set(&owner, secret_kind_for_save(&saved.auth), secret)?;
+                known.forget(&owner);
             }
-        }
-        // Edited connection settings must not reuse a secret that logged in before.
-        if stored
-            .as_ref()
-            .is_some_and(|s| (&s.host, s.port, &s.user) != (&saved.host, saved.port, &saved.user))
-        {
-            known.forget(&saved.id);
         }
         let has = has_secret(&secrets, &saved).unwrap_or(false);
         Ok(convert::host_profile(&saved, has))
@@ -108,11 +119,18 @@ pub async fn host_save(state: State<'_, AppState>, req: SaveHost) -> AppResult<H
 pub async fn host_delete(state: State<'_, AppState>, id: String) -> AppResult<()> {
     let profiles = state.profiles.clone();
     let secrets = state.prompts.secrets.clone();
-    state.prompts.known.forget(&id);
+    let known = state.prompts.known.clone();
     blocking("delete saved host", move || {
+        let owner = profiles.get(&id)?.map(|p| profile_account(&p));
         profiles.delete(&id)?;
+        let Some(owner) = owner else { return Ok(()) };
+        // Another saved host logging in to the same account keeps its secrets.
+        if profiles.list()?.iter().any(|p| profile_account(p) == owner) {
+            return Ok(());
+        }
+        known.forget(&owner);
         for &k in secret_kinds(&AuthKind::Auto) {
-            if let Err(e) = secrets.delete(&id, k) {
+            if let Err(e) = secrets.delete(&owner, k) {
                 // The host is gone; a keyring that cannot be reached keeps nothing useful.
                 tracing::warn!("{e}");
             }

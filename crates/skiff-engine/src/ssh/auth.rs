@@ -2,6 +2,10 @@
 //! key is encrypted), keyboard-interactive, password. Runs only after the host key was
 //! accepted. When everything fails, the error lists what was tried and why each failed,
 //! without ever echoing a secret.
+//!
+//! Every secret is asked for the [`Account`] being logged in to (`user@host:port`, the
+//! ProxyJump host's own when logging in to a hop), and wiped from memory after use (what
+//! russh copies into its packets is its own).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -11,7 +15,7 @@ use russh::keys::{self, PrivateKeyWithHashAlg};
 use russh::MethodKind;
 
 use super::connect::{ClientHandler, ConnectOptions};
-use super::prompt::InteractivePrompt;
+use super::prompt::{Account, InteractivePrompt};
 use crate::error::{Error, ErrorKind, Result};
 
 /// OpenSSH's NumberOfPasswordPrompts.
@@ -46,6 +50,7 @@ fn net(e: russh::Error, label: &str) -> Error {
 pub(super) async fn authenticate(handle: &mut Handle<ClientHandler>, opts: &ConnectOptions) -> Result<()> {
     let label = opts.label();
     let user = opts.host.user.clone();
+    let account = opts.account();
     let mut at = Attempts { tried: Vec::new(), allowed: None };
 
     // 1. Agent keys (unless IdentitiesOnly and the key is not one of ours).
@@ -82,7 +87,7 @@ pub(super) async fn authenticate(handle: &mut Handle<ClientHandler>, opts: &Conn
             }
             continue;
         }
-        let key = match load_key(path, opts).await {
+        let key = match load_key(path, &account, opts).await {
             Ok(k) => k,
             Err(why) => {
                 at.tried.push(format!("key {} ({why})", path.display()));
@@ -98,18 +103,19 @@ pub(super) async fn authenticate(handle: &mut Handle<ClientHandler>, opts: &Conn
     }
 
     // 3. Keyboard-interactive.
-    if at.allows(MethodKind::KeyboardInteractive) && keyboard_interactive(handle, opts, &user, &mut at).await? {
+    if at.allows(MethodKind::KeyboardInteractive) && keyboard_interactive(handle, opts, &account, &mut at).await? {
         return Ok(());
     }
 
     // 4. Password.
     if at.allows(MethodKind::Password) {
-        for _ in 0..PASSWORD_TRIES {
-            let Some(pw) = opts.prompter.password(&user, &opts.host.host_name).await else {
+        for attempt in 1..=PASSWORD_TRIES {
+            let Some(pw) = opts.prompter.password(&account, attempt).await else {
                 at.tried.push("password (none given)".into());
                 break;
             };
-            let r = handle.authenticate_password(&user, pw).await.map_err(|e| net(e, &label))?;
+            let r = handle.authenticate_password(&user, pw.as_str()).await.map_err(|e| net(e, &label))?;
+            drop(pw);
             if at.record("password (rejected)".into(), &r) {
                 return Ok(());
             }
@@ -134,14 +140,14 @@ async fn rsa_hash(handle: &Handle<ClientHandler>, key: &keys::PublicKey) -> Opti
 }
 
 /// Load a private key, asking for its passphrase if it is encrypted.
-async fn load_key(path: &Path, opts: &ConnectOptions) -> std::result::Result<keys::PrivateKey, String> {
+async fn load_key(path: &Path, account: &Account, opts: &ConnectOptions) -> std::result::Result<keys::PrivateKey, String> {
     match keys::load_secret_key(path, None) {
         Ok(k) => Ok(k),
         Err(keys::Error::KeyIsEncrypted) => {
-            let Some(pass) = opts.prompter.passphrase(path).await else {
+            let Some(pass) = opts.prompter.passphrase(account, path).await else {
                 return Err("encrypted, no passphrase given".into());
             };
-            keys::load_secret_key(path, Some(&pass)).map_err(|_| "wrong passphrase".to_string())
+            keys::load_secret_key(path, Some(pass.as_str())).map_err(|_| "wrong passphrase".to_string())
         }
         Err(e) => Err(format!("unreadable: {e}")),
     }
@@ -150,12 +156,12 @@ async fn load_key(path: &Path, opts: &ConnectOptions) -> std::result::Result<key
 async fn keyboard_interactive(
     handle: &mut Handle<ClientHandler>,
     opts: &ConnectOptions,
-    user: &str,
+    account: &Account,
     at: &mut Attempts,
 ) -> Result<bool> {
     let label = opts.label();
     let mut resp = handle
-        .authenticate_keyboard_interactive_start(user, None::<String>)
+        .authenticate_keyboard_interactive_start(account.user.as_str(), None::<String>)
         .await
         .map_err(|e| net(e, &label))?;
     for _round in 0..8 {
@@ -169,13 +175,16 @@ async fn keyboard_interactive(
             KeyboardInteractiveAuthResponse::InfoRequest { name, instructions, prompts } => {
                 let prompts: Vec<InteractivePrompt> =
                     prompts.into_iter().map(|p| InteractivePrompt { text: p.prompt, echo: p.echo }).collect();
-                let Some(answers) = opts.prompter.keyboard_interactive(&name, &instructions, &prompts).await else {
+                let Some(answers) = opts.prompter.keyboard_interactive(account, &name, &instructions, &prompts).await else {
                     at.tried.push("keyboard-interactive (no answer given)".into());
                     // Abandon the exchange: any other method request resets it server-side.
                     return Ok(false);
                 };
+                // russh takes owned strings; ours are wiped when `answers` drops.
+                let copies: Vec<String> = answers.iter().map(|a| a.as_str().to_owned()).collect();
+                drop(answers);
                 resp = handle
-                    .authenticate_keyboard_interactive_respond(answers)
+                    .authenticate_keyboard_interactive_respond(copies)
                     .await
                     .map_err(|e| net(e, &label))?;
             }

@@ -1,6 +1,13 @@
 //! [`Connection`]: one authenticated SSH connection (russh), reached directly or through
 //! ProxyJump hosts, with the host key checked against known_hosts *before* any credential is
 //! sent. Opens SFTP sessions on it. Authentication lives in `auth.rs`.
+//!
+//! ProxyJump goes like OpenSSH's: `ProxyJump a,b` is me → a → b → target. The last hop is
+//! reached through the ones before it (recursively), each hop is its own login (its own
+//! `Host` block's user, port and identities, its host key checked before any credential is
+//! sent to it), and the target is reached through a direct-tcpip channel of the last hop.
+//! The host-key algorithms offered in key exchange prefer the key types known_hosts already
+//! holds for the host (OpenSSH's `order_hostkeyalgs`).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,8 +19,8 @@ use russh::{cipher, Preferred};
 use super::auth;
 use super::deadline::{within, PromptClock};
 use super::config::{HostConfig, JumpHost, SshConfig, StrictHostKeyChecking};
-use super::known_hosts::{fingerprint, HostKeyStatus, KnownHosts};
-use super::prompt::{HostKeyDecision, Prompter, UnknownHostKey};
+use super::known_hosts::{fingerprint, order_host_key_algorithms, HostKeyStatus, KnownHosts, KnownKey};
+use super::prompt::{Account, HostKeyDecision, Prompter, UnknownHostKey};
 use crate::error::{Error, ErrorKind, Result};
 use crate::sftp::{InFlightBudget, SftpSession};
 
@@ -54,6 +61,11 @@ impl ConnectOptions {
     /// `user@host:port`, used in every message about this connection.
     pub fn label(&self) -> String {
         format!("{}@{}:{}", self.host.user, self.host.host_name, self.host.port)
+    }
+
+    /// Whose secrets this login uses: the only account they may be offered to.
+    pub fn account(&self) -> Account {
+        Account::new(self.host.user.clone(), self.host.host_name.clone(), self.host.port)
     }
 }
 
@@ -102,52 +114,86 @@ impl ClientHandler {
                 "someone may be intercepting the connection; if the server's key really changed, remove line {line} of {} (ssh-keygen -R)",
                 path.display()
             ))),
-            HostKeyStatus::Unknown => {
-                let save = |this: &Self| -> Result<()> {
-                    let path = this.opts.host.user_known_hosts_files.first().cloned().ok_or_else(|| {
-                        Error::new(ErrorKind::Config, "save host key", "no known_hosts file is configured")
-                    })?;
-                    KnownHosts::append(&path, &h.host_name, h.port, key, false).map_err(|e| {
-                        Error::local_io("save host key", &path, &e).host(this.opts.label())
-                    })
-                };
-                let unknown = || {
-                    Error::new(
-                        ErrorKind::HostKeyUnknown,
-                        "verify host key",
-                        format!(
-                            "the server's {} key {} is not in known_hosts",
-                            key.algorithm(),
-                            fingerprint(key)
-                        ),
-                    )
+            HostKeyStatus::Unknown => self.unknown(key, Vec::new()).await,
+            HostKeyStatus::OtherTypeKnown { known } => self.unknown(key, known).await,
+        }
+    }
+
+    /// A key not in known_hosts: saved, trusted once or refused by StrictHostKeyChecking,
+    /// --accept-new or the person. `other_known` (keys of other types known for the host)
+    /// makes it its own case: the server did not show the key we know for it, which is what
+    /// an impostor lacking that key would do. Unlike OpenSSH (which adds it with a
+    /// "Permanently added" warning), accept-new does not save such a key unasked: only a
+    /// person's yes (StrictHostKeyChecking ask) or StrictHostKeyChecking no lets it in.
+    async fn unknown(&self, key: &PublicKey, other_known: Vec<KnownKey>) -> Result<()> {
+        let h = &self.opts.host;
+        let label = self.opts.label();
+        let save = || -> Result<()> {
+            let path = h.user_known_hosts_files.first().cloned().ok_or_else(|| {
+                Error::new(ErrorKind::Config, "save host key", "no known_hosts file is configured")
                     .host(label.clone())
-                    .hint("check the fingerprint with the server's administrator, then connect with --accept-new (or StrictHostKeyChecking accept-new)")
+                    .hint("set UserKnownHostsFile in ssh_config")
+            })?;
+            KnownHosts::append(&path, &h.host_name, h.port, key, false)
+                .map_err(|e| Error::local_io("save host key", &path, &e).host(label.clone()))
+        };
+        let refused = || host_key_refusal(&label, key, &other_known);
+        let another_type = !other_known.is_empty();
+        if self.opts.accept_new && !another_type {
+            return save();
+        }
+        match h.strict_host_key_checking {
+            StrictHostKeyChecking::No => Ok(()),
+            StrictHostKeyChecking::AcceptNew if !another_type => save(),
+            StrictHostKeyChecking::AcceptNew | StrictHostKeyChecking::Yes => Err(refused()),
+            StrictHostKeyChecking::Ask => {
+                let question = UnknownHostKey {
+                    host: h.host_name.clone(),
+                    port: h.port,
+                    key_type: key.algorithm().to_string(),
+                    fingerprint: fingerprint(key),
+                    other_known: other_known.clone(),
                 };
-                if self.opts.accept_new {
-                    return save(self);
-                }
-                match h.strict_host_key_checking {
-                    StrictHostKeyChecking::No => Ok(()),
-                    StrictHostKeyChecking::AcceptNew => save(self),
-                    StrictHostKeyChecking::Yes => Err(unknown()),
-                    StrictHostKeyChecking::Ask => {
-                        let question = UnknownHostKey {
-                            host: h.host_name.clone(),
-                            port: h.port,
-                            key_type: key.algorithm().to_string(),
-                            fingerprint: fingerprint(key),
-                        };
-                        match self.asking.waiting(self.opts.prompter.unknown_host_key(&question)).await {
-                            HostKeyDecision::TrustAndSave => save(self),
-                            HostKeyDecision::TrustOnce => Ok(()),
-                            HostKeyDecision::Reject => Err(unknown()),
-                        }
-                    }
+                match self.asking.waiting(self.opts.prompter.unknown_host_key(&question)).await {
+                    HostKeyDecision::TrustAndSave => save(),
+                    HostKeyDecision::TrustOnce => Ok(()),
+                    HostKeyDecision::Reject => Err(refused()),
                 }
             }
         }
     }
+}
+
+/// Why an unknown host key was not trusted; says what to check and how to go on.
+fn host_key_refusal(label: &str, key: &PublicKey, other_known: &[KnownKey]) -> Error {
+    if other_known.is_empty() {
+        return Error::new(
+            ErrorKind::HostKeyUnknown,
+            "verify host key",
+            format!("the server's {} key {} is not in known_hosts", key.algorithm(), fingerprint(key)),
+        )
+        .host(label)
+        .hint("check the fingerprint with the server's administrator, then connect with --accept-new (or StrictHostKeyChecking accept-new)");
+    }
+    let known: Vec<String> = other_known
+        .iter()
+        .map(|k| format!("{} key {} ({} line {})", k.key_type, k.fingerprint, k.path.display(), k.line))
+        .collect();
+    Error::new(
+        ErrorKind::HostKeyUnknown,
+        "verify host key",
+        format!(
+            "another key type is known for this host: {}; the server offered {} key {} instead, which is not in known_hosts; no credentials were sent",
+            known.join(", "),
+            key.algorithm(),
+            fingerprint(key)
+        ),
+    )
+    .host(label)
+    .hint(
+        "a server that hides the key you know may be an impostor: check the new fingerprint with the server's administrator; \
+         if it is right, connect once with StrictHostKeyChecking ask and answer yes (--accept-new does not add a key of another type)",
+    )
 }
 
 impl client::Handler for ClientHandler {
@@ -177,7 +223,7 @@ pub struct Connection {
     _jump: Option<Box<Connection>>,
 }
 
-fn russh_config(window_size: u32) -> client::Config {
+fn russh_config(window_size: u32, host_keys: Vec<russh::keys::Algorithm>) -> client::Config {
     let aes = aes_hardware();
     let ciphers: &'static [cipher::Name] = if aes {
         &[cipher::AES_256_GCM, cipher::AES_128_GCM, cipher::CHACHA20_POLY1305, cipher::AES_256_CTR, cipher::AES_128_CTR]
@@ -188,7 +234,11 @@ fn russh_config(window_size: u32) -> client::Config {
         window_size,
         maximum_packet_size: 65535,
         channel_buffer_size: 4096,
-        preferred: Preferred { cipher: std::borrow::Cow::Borrowed(ciphers), ..Preferred::DEFAULT },
+        preferred: Preferred {
+            cipher: std::borrow::Cow::Borrowed(ciphers),
+            key: std::borrow::Cow::Owned(host_keys),
+            ..Preferred::DEFAULT
+        },
         keepalive_interval: Some(Duration::from_secs(15)),
         keepalive_max: 3,
         nodelay: true,
@@ -220,17 +270,16 @@ impl Connection {
 
     async fn connect_inner(opts: &ConnectOptions) -> Result<Connection> {
         let label = opts.label();
-        let config = Arc::new(russh_config(opts.window_size));
+        let config = Arc::new(russh_config(opts.window_size, host_key_order(opts)?));
         let refusal = Arc::new(Mutex::new(None));
         let asking = PromptClock::default();
         let handler = ClientHandler { opts: opts.clone(), refusal: refusal.clone(), asking: asking.clone() };
         let h = &opts.host;
 
-        let (handle, jump) = if let Some((first, rest)) = h.proxy_jump.split_first() {
-            // Connect to the first jump host (itself possibly jumping through the rest), then
-            // tunnel to the target through a direct-tcpip channel.
-            let _ = rest;
-            let jump_opts = jump_options(opts, first, rest);
+        let (handle, jump) = if let Some((last, before)) = h.proxy_jump.split_last() {
+            // `ProxyJump a,b`: log in to b through a (recursively), then tunnel to the target
+            // through a direct-tcpip channel of b. Like OpenSSH, b is reached with `-J a`.
+            let jump_opts = jump_options(opts, last, before);
             let jump_conn = Connection::connect(&jump_opts).await?;
             let channel = jump_conn
                 .handle
@@ -309,16 +358,32 @@ impl Connection {
     }
 }
 
-fn jump_options(opts: &ConnectOptions, first: &JumpHost, rest: &[JumpHost]) -> ConnectOptions {
-    let mut host = opts.ssh_config.resolve(&first.host);
-    if let Some(u) = &first.user {
+/// The login to the hop `hop`, itself reached through the hops `before` it: its own `Host`
+/// block (user, port, identities, known_hosts), overridden by `user@` and `:port` written in
+/// the ProxyJump line. Its secrets are asked for its own account, never the target's.
+fn jump_options(opts: &ConnectOptions, hop: &JumpHost, before: &[JumpHost]) -> ConnectOptions {
+    let mut host = opts.ssh_config.resolve(&hop.host);
+    if let Some(u) = &hop.user {
         host.user = u.clone();
     }
-    if let Some(p) = first.port {
+    if let Some(p) = hop.port {
         host.port = p;
     }
-    host.proxy_jump = rest.to_vec();
-    ConnectOptions { host, window_size: 2 * 1024 * 1024, ..opts.clone() }
+    host.proxy_jump = before.to_vec();
+    let connect_timeout = host.connect_timeout.unwrap_or(opts.connect_timeout);
+    ConnectOptions { host, window_size: 2 * 1024 * 1024, connect_timeout, ..opts.clone() }
+}
+
+/// The host-key algorithms to offer `opts`'s host: russh's default order with the types
+/// known_hosts holds for it first.
+fn host_key_order(opts: &ConnectOptions) -> Result<Vec<russh::keys::Algorithm>> {
+    let h = &opts.host;
+    let known = KnownHosts::load(&h.user_known_hosts_files).map_err(|e| {
+        Error::new(ErrorKind::Config, "read known_hosts", e.to_string())
+            .host(opts.label())
+            .hint("fix or remove the unreadable known_hosts file")
+    })?;
+    Ok(order_host_key_algorithms(&Preferred::DEFAULT.key, &known.key_types(&h.host_name, h.port)))
 }
 
 fn timeout_error(label: &str, after: Duration) -> Error {

@@ -90,7 +90,7 @@ mod tests {
 
     use super::*;
     use crate::sandbox::Sandbox;
-    use crate::ssh::prompt::{HostKeyDecision, InteractivePrompt, Prompter, UnknownHostKey};
+    use crate::ssh::prompt::{Account, HostKeyDecision, InteractivePrompt, Prompter, Secret, UnknownHostKey};
     use crate::ssh::{Connection, StrictHostKeyChecking};
     use crate::store::profiles::connect_options_for;
 
@@ -126,13 +126,13 @@ mod tests {
     }
 
     impl Prompter for SlowPerson {
-        fn password<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Option<String>> {
+        fn password<'a>(&'a self, _: &'a Account, _: usize) -> BoxFuture<'a, Option<Secret>> {
             Box::pin(async { None })
         }
-        fn passphrase<'a>(&'a self, _: &'a Path) -> BoxFuture<'a, Option<String>> {
+        fn passphrase<'a>(&'a self, _: &'a Account, _: &'a Path) -> BoxFuture<'a, Option<Secret>> {
             Box::pin(async { None })
         }
-        fn keyboard_interactive<'a>(&'a self, _: &'a str, _: &'a str, _: &'a [InteractivePrompt]) -> BoxFuture<'a, Option<Vec<String>>> {
+        fn keyboard_interactive<'a>(&'a self, _: &'a Account, _: &'a str, _: &'a str, _: &'a [InteractivePrompt]) -> BoxFuture<'a, Option<Vec<Secret>>> {
             Box::pin(async { None })
         }
         fn unknown_host_key<'a>(&'a self, _: &'a UnknownHostKey) -> BoxFuture<'a, HostKeyDecision> {

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
-use russh::keys::{HashAlg, PublicKey};
+use russh::keys::{Algorithm, HashAlg, PublicKey};
 use sha1::Sha1;
 
 /// The default SSH port: a host on this port is written as the bare name.
@@ -38,8 +38,13 @@ pub struct KnownHosts {
 pub enum HostKeyStatus {
     /// A line for this host carries exactly this key.
     Trusted,
-    /// No line for this host has a key of this algorithm (or the host is not listed at all).
+    /// The host is not listed at all.
     Unknown,
+    /// No line for this host has a key of this algorithm, but keys of other types are
+    /// listed for it (OpenSSH's "keys of different type are already known for this host").
+    /// A server that offers only a type we have never seen for it, while we hold another,
+    /// may be an impostor that lacks the known key: never saved without a person's yes.
+    OtherTypeKnown { known: Vec<KnownKey> },
     /// The host is known with a different key of the same algorithm: possible
     /// man-in-the-middle. `line` is 1-based; `old_fingerprint` is `SHA256:...`.
     Changed {
@@ -50,6 +55,18 @@ pub enum HostKeyStatus {
     },
     /// The key is listed under `@revoked` for this host. Takes precedence over everything.
     Revoked { path: PathBuf, line: usize },
+}
+
+/// A key listed for a host, as reported in [`HostKeyStatus::OtherTypeKnown`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownKey {
+    /// `ssh-ed25519`, `ecdsa-sha2-nistp256`, `ssh-rsa`, ...
+    pub key_type: String,
+    /// `SHA256:...`.
+    pub fingerprint: String,
+    pub path: PathBuf,
+    /// 1-based.
+    pub line: usize,
 }
 
 /// The SHA-256 fingerprint of `key` as `ssh-keygen -lf` prints it: `SHA256:` + unpadded base64.
@@ -222,7 +239,33 @@ impl KnownHosts {
                 old_fingerprint: fingerprint(&old.key),
             };
         }
-        HostKeyStatus::Unknown
+        let known: Vec<KnownKey> = plain()
+            .map(|e| KnownKey {
+                key_type: e.key.algorithm().as_str().to_string(),
+                fingerprint: fingerprint(&e.key),
+                path: e.path.clone(),
+                line: e.line,
+            })
+            .collect();
+        if known.is_empty() {
+            HostKeyStatus::Unknown
+        } else {
+            HostKeyStatus::OtherTypeKnown { known }
+        }
+    }
+
+    /// The key algorithms listed (not revoked) for `host` on `port`, in file order, each
+    /// once: what the key exchange should ask the server for first.
+    pub fn key_types(&self, host: &str, port: u16) -> Vec<Algorithm> {
+        let host_string = host_port_string(host, port);
+        let mut types: Vec<Algorithm> = Vec::new();
+        for e in self.entries.iter().filter(|e| e.marker == Marker::None && e.hosts.matches(&host_string)) {
+            let a = e.key.algorithm();
+            if !types.contains(&a) {
+                types.push(a);
+            }
+        }
+        types
     }
 
     /// Append an entry for `host`/`port` to `path` in OpenSSH format: `host` for port 22,
@@ -282,6 +325,24 @@ impl KnownHosts {
         file.write_all(out.as_bytes())?;
         file.flush()
     }
+}
+
+/// OpenSSH's `order_hostkeyalgs` (sshconnect2.c): the host-key algorithms of `preferred`
+/// whose key type is already in known_hosts for the host (`known`) first, the others after,
+/// each group in `preferred`'s order. So a host known by its ed25519 key is asked for that
+/// key even if it would rather show its RSA one, and "unknown key" is not reported for a
+/// host we do know. Every RSA signature algorithm (`rsa-sha2-512`, `rsa-sha2-256`,
+/// `ssh-rsa`) counts as the `ssh-rsa` key type.
+pub fn order_host_key_algorithms(preferred: &[Algorithm], known: &[Algorithm]) -> Vec<Algorithm> {
+    let is_known = |a: &Algorithm| {
+        known.iter().any(|k| match (k, a) {
+            (Algorithm::Rsa { .. }, Algorithm::Rsa { .. }) => true,
+            (k, a) => k == a,
+        })
+    };
+    let (mut first, rest): (Vec<Algorithm>, Vec<Algorithm>) = preferred.iter().cloned().partition(|a| is_known(a));
+    first.extend(rest);
+    first
 }
 
 /// `host` for the default port, `[host]:port` otherwise; lowercased like OpenSSH does.
@@ -440,6 +501,8 @@ mod tests {
     const K2_FP: &str = "SHA256:H6YHNpGYSTIjJKOTqgt1pxlcqcFQ/VPxrXC8Yz29c6k";
     const K3: &str = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBAh+7YboOB9wMr8Kzqjqq+BNKVNqn/X5hIX2tNdyUmjakRdq5FRGz+0hOLbPVUZChaago2TMWxygfVJdofwlvBA=";
     const K3_FP: &str = "SHA256:Y9rul9UkyrrzaREwFasJhqnQHs1Qyes3vh5sZmHl4gU";
+    // `ssh-keygen -t rsa -b 2048`.
+    const RSA: &str = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQDCJG2TGkPZMDoGsIlMym9iamn3JgQXCGk28SHorFAeei8rSzYM/tV/L662ib/Eh5fthb7sqDZVTtQ58WO4i2/ByY837t5N/uFMeIPLembU0UpqyCU5U1AFJgCYeYoGYT0eG9fmrcvkpao/mNM6zPBY4InV0/KgPZtX2Mc6aixfXm5APmCaapsosRtKv+VoLDgVz6yUfcMnVdf5kAXMzT60f9BXUEN3Opa0mYbsneMNYOjfPaAhzjrmV90tiT/MNX/KBAt0r/Y409Vy/kIx/Y9rzz1D6e1vCKjtwQBKvl0A85F5bph+06a4ONp1tmalrjKJvde+9YXdp6hErneg59yv";
 
     // `printf 'example.com K1\n[example.com]:2222 K1\n' > kh; ssh-keygen -H -f kh`
     const HASHED_22: &str = "|1|mgZu6CGyVeiK5/JrhygK4mDHbBk=|Llg+9X2KlKMleRUqia6d5KQTu2I= ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPNfwFchYINQYCPIc6BTNLZbc7U8TilZ46UN0uj8Ok2g";
@@ -627,12 +690,74 @@ mod tests {
     }
 
     #[test]
-    fn other_algorithm_is_unknown_not_changed() {
-        let known = kh(&format!("example.com {K1}\n"));
+    fn other_algorithm_is_another_type_known_not_changed() {
+        let known = kh(&format!("# ed25519 first\nexample.com {K1}\n"));
         assert_eq!(
             known.check("example.com", 22, &key(K3)),
-            HostKeyStatus::Unknown
+            HostKeyStatus::OtherTypeKnown {
+                known: vec![KnownKey {
+                    key_type: "ssh-ed25519".into(),
+                    fingerprint: K1_FP.into(),
+                    path: PathBuf::from("/kh"),
+                    line: 2,
+                }]
+            }
         );
+        // Another host, or the same host on another port, knows nothing: plain unknown.
+        assert_eq!(known.check("other.com", 22, &key(K3)), HostKeyStatus::Unknown);
+        assert_eq!(known.check("example.com", 2222, &key(K3)), HostKeyStatus::Unknown);
+        // A revoked key of another type does not make the host "known".
+        let revoked = kh(&format!("@revoked example.com {K1}\n"));
+        assert_eq!(revoked.check("example.com", 22, &key(K3)), HostKeyStatus::Unknown);
+        // Every known type is listed, in file order.
+        let both = kh(&format!("example.com {K1}\nexample.com {K3}\n"));
+        let rsa = key(RSA);
+        match both.check("example.com", 22, &rsa) {
+            HostKeyStatus::OtherTypeKnown { known } => {
+                let types: Vec<&str> = known.iter().map(|k| k.key_type.as_str()).collect();
+                assert_eq!(types, ["ssh-ed25519", "ecdsa-sha2-nistp256"]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn key_types_for_a_host_in_file_order_once() {
+        let known = kh(&format!(
+            "example.com {K3}\nexample.com,other {K1}\n[example.com]:2222 {RSA}\nexample.com {K2}\n@revoked example.com {RSA}\n"
+        ));
+        let ecdsa = Algorithm::Ecdsa { curve: russh::keys::EcdsaCurve::NistP256 };
+        assert_eq!(known.key_types("example.com", 22), vec![ecdsa.clone(), Algorithm::Ed25519]);
+        assert_eq!(known.key_types("example.com", 2222), vec![Algorithm::Rsa { hash: None }]);
+        assert_eq!(known.key_types("nowhere", 22), vec![]);
+    }
+
+    #[test]
+    fn host_key_algorithms_prefer_known_types_like_openssh() {
+        use russh::keys::EcdsaCurve::NistP256;
+        let preferred = russh::Preferred::DEFAULT.key.to_vec();
+        // Nothing known: the default order.
+        assert_eq!(order_host_key_algorithms(&preferred, &[]), preferred);
+        // RSA known: all three RSA signature algorithms first, in their order.
+        let ordered = order_host_key_algorithms(&preferred, &[Algorithm::Rsa { hash: None }]);
+        let names: Vec<String> = ordered.iter().map(|a| a.to_string()).collect();
+        assert_eq!(
+            names,
+            [
+                "rsa-sha2-512",
+                "rsa-sha2-256",
+                "ssh-rsa",
+                "ssh-ed25519",
+                "ecdsa-sha2-nistp256",
+                "ecdsa-sha2-nistp384",
+                "ecdsa-sha2-nistp521"
+            ]
+        );
+        // Two known types keep the default order between them; nothing is lost.
+        let ordered = order_host_key_algorithms(&preferred, &[Algorithm::Ecdsa { curve: NistP256 }, Algorithm::Ed25519]);
+        assert_eq!(ordered[0], Algorithm::Ed25519);
+        assert_eq!(ordered[1], Algorithm::Ecdsa { curve: NistP256 });
+        assert_eq!(ordered.len(), preferred.len());
     }
 
     #[test]

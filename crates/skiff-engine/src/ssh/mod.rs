@@ -13,6 +13,6 @@ pub mod reuse;
 
 pub use config::{HostConfig, SshConfig, StrictHostKeyChecking};
 pub use connect::{ConnectOptions, Connection};
-pub use known_hosts::{fingerprint, HostKeyStatus, KnownHosts};
-pub use prompt::{FixedPrompter, HostKeyDecision, InteractivePrompt, NoPrompter, Prompter, UnknownHostKey};
+pub use known_hosts::{fingerprint, HostKeyStatus, KnownHosts, KnownKey};
+pub use prompt::{Account, FixedPrompter, HostKeyDecision, InteractivePrompt, NoPrompter, Prompter, Secret, UnknownHostKey, Zeroizing};
 pub use reuse::ConnectionCache;

@@ -1,12 +1,50 @@
 //! [`Prompter`]: how the engine asks a person for secrets and decisions.
 //!
 //! The CLI answers on the terminal, the window answers with dialogs, tests answer with fixed
-//! values. The engine never reads a terminal itself. Owns only the trait and two simple
-//! implementations.
+//! values. The engine never reads a terminal itself. Owns only the trait, [`Account`] (whose
+//! secret a question is about) and two simple implementations.
+//!
+//! Every secret question names the [`Account`] (`user@host:port`) it is for: the target's
+//! and each ProxyJump host's questions are told apart, so a prompter never offers one
+//! host's password to another. Secrets travel as [`Zeroizing`] strings, wiped when dropped.
 
+use std::fmt;
 use std::path::Path;
 
 use futures::future::BoxFuture;
+pub use zeroize::Zeroizing;
+
+use super::known_hosts::KnownKey;
+
+/// A secret held in memory: wiped when dropped.
+pub type Secret = Zeroizing<String>;
+
+/// Whose secret: one login, `user@host:port`. A password or keyboard-interactive answer
+/// belongs to exactly one account and is offered to no other (jump hosts included).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Account {
+    pub user: String,
+    /// The host name connected to (ssh_config's HostName, not the alias).
+    pub host: String,
+    pub port: u16,
+}
+
+impl Account {
+    pub fn new(user: impl Into<String>, host: impl Into<String>, port: u16) -> Account {
+        Account { user: user.into(), host: host.into(), port }
+    }
+}
+
+impl fmt::Display for Account {
+    /// `user@host:port`, `user@[v6addr]:port` for IPv6 literals.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "{}@[{}]:{}", self.user, self.host, self.port)
+        } else {
+            write!(f, "{}@{}:{}", self.user, self.host, self.port)
+        }
+    }
+}
 
 /// What to do with a host key that is not in known_hosts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,7 +57,7 @@ pub enum HostKeyDecision {
     Reject,
 }
 
-/// A host key presented by a server we have not seen before.
+/// A host key presented by a server, not in known_hosts for it.
 #[derive(Debug, Clone)]
 pub struct UnknownHostKey {
     pub host: String,
@@ -27,6 +65,10 @@ pub struct UnknownHostKey {
     pub key_type: String,
     /// `SHA256:...`, as `ssh-keygen -lf` prints it.
     pub fingerprint: String,
+    /// Keys of *other* types known_hosts already holds for this host (empty: the host is
+    /// new). Not empty is its own, more suspicious case: the server did not show the key we
+    /// know (OpenSSH: "keys of different type are already known for this host").
+    pub other_known: Vec<KnownKey>,
 }
 
 /// One keyboard-interactive prompt.
@@ -39,17 +81,18 @@ pub struct InteractivePrompt {
 /// Answers the engine's questions. Every method may return `None` ("no answer"), which the
 /// engine treats as "skip this method".
 pub trait Prompter: Send + Sync {
-    /// The password for `user@host`.
-    fn password<'a>(&'a self, user: &'a str, host: &'a str) -> BoxFuture<'a, Option<String>>;
-    /// The passphrase of the private key at `key_path`.
-    fn passphrase<'a>(&'a self, key_path: &'a Path) -> BoxFuture<'a, Option<String>>;
-    /// Answers to a keyboard-interactive round.
+    /// The password of `account` (asked again after a rejected one: `attempt` counts from 1).
+    fn password<'a>(&'a self, account: &'a Account, attempt: usize) -> BoxFuture<'a, Option<Secret>>;
+    /// The passphrase of the private key at `key_path`, loaded to log in to `account`.
+    fn passphrase<'a>(&'a self, account: &'a Account, key_path: &'a Path) -> BoxFuture<'a, Option<Secret>>;
+    /// Answers to a keyboard-interactive round of `account`'s server.
     fn keyboard_interactive<'a>(
         &'a self,
+        account: &'a Account,
         name: &'a str,
         instructions: &'a str,
         prompts: &'a [InteractivePrompt],
-    ) -> BoxFuture<'a, Option<Vec<String>>>;
+    ) -> BoxFuture<'a, Option<Vec<Secret>>>;
     /// Whether to trust a host key that is not in known_hosts.
     fn unknown_host_key<'a>(&'a self, key: &'a UnknownHostKey) -> BoxFuture<'a, HostKeyDecision>;
 }
@@ -59,18 +102,19 @@ pub trait Prompter: Send + Sync {
 pub struct NoPrompter;
 
 impl Prompter for NoPrompter {
-    fn password<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Option<String>> {
+    fn password<'a>(&'a self, _: &'a Account, _: usize) -> BoxFuture<'a, Option<Secret>> {
         Box::pin(async { None })
     }
-    fn passphrase<'a>(&'a self, _: &'a Path) -> BoxFuture<'a, Option<String>> {
+    fn passphrase<'a>(&'a self, _: &'a Account, _: &'a Path) -> BoxFuture<'a, Option<Secret>> {
         Box::pin(async { None })
     }
     fn keyboard_interactive<'a>(
         &'a self,
+        _: &'a Account,
         _: &'a str,
         _: &'a str,
         _: &'a [InteractivePrompt],
-    ) -> BoxFuture<'a, Option<Vec<String>>> {
+    ) -> BoxFuture<'a, Option<Vec<Secret>>> {
         Box::pin(async { None })
     }
     fn unknown_host_key<'a>(&'a self, _: &'a UnknownHostKey) -> BoxFuture<'a, HostKeyDecision> {
@@ -78,31 +122,54 @@ impl Prompter for NoPrompter {
     }
 }
 
-/// Fixed answers: a password and/or passphrase given up front (tests, scripts).
-#[derive(Debug, Default, Clone)]
+/// Fixed answers given up front (tests, scripts): a password for one account only, a key
+/// passphrase, a host-key decision.
+#[derive(Default, Clone)]
 pub struct FixedPrompter {
-    pub password: Option<String>,
-    pub passphrase: Option<String>,
+    /// The password and the one account it is offered to.
+    pub password: Option<(Account, Secret)>,
+    pub passphrase: Option<Secret>,
     pub host_key: Option<HostKeyDecision>,
 }
 
-impl Prompter for FixedPrompter {
-    fn password<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Option<String>> {
-        Box::pin(async { self.password.clone() })
+impl fmt::Debug for FixedPrompter {
+    /// Never the secrets themselves.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FixedPrompter")
+            .field("password_for", &self.password.as_ref().map(|(a, _)| a.to_string()))
+            .field("passphrase", &self.passphrase.is_some())
+            .field("host_key", &self.host_key)
+            .finish()
     }
-    fn passphrase<'a>(&'a self, _: &'a Path) -> BoxFuture<'a, Option<String>> {
+}
+
+impl FixedPrompter {
+    fn password_of(&self, account: &Account) -> Option<Secret> {
+        match &self.password {
+            Some((owner, pw)) if owner == account => Some(pw.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl Prompter for FixedPrompter {
+    fn password<'a>(&'a self, account: &'a Account, _: usize) -> BoxFuture<'a, Option<Secret>> {
+        Box::pin(async move { self.password_of(account) })
+    }
+    fn passphrase<'a>(&'a self, _: &'a Account, _: &'a Path) -> BoxFuture<'a, Option<Secret>> {
         Box::pin(async { self.passphrase.clone() })
     }
     fn keyboard_interactive<'a>(
         &'a self,
+        account: &'a Account,
         _: &'a str,
         _: &'a str,
         prompts: &'a [InteractivePrompt],
-    ) -> BoxFuture<'a, Option<Vec<String>>> {
+    ) -> BoxFuture<'a, Option<Vec<Secret>>> {
         Box::pin(async move {
-            // Answer a lone hidden prompt (the usual "Password:") with the password.
-            match (prompts, &self.password) {
-                ([p], Some(pw)) if !p.echo => Some(vec![pw.clone()]),
+            // Answer a lone hidden prompt (the usual "Password:") with the account's password.
+            match (prompts, self.password_of(account)) {
+                ([p], Some(pw)) if !p.echo => Some(vec![pw]),
                 ([], _) => Some(vec![]),
                 _ => None,
             }
@@ -110,5 +177,30 @@ impl Prompter for FixedPrompter {
     }
     fn unknown_host_key<'a>(&'a self, _: &'a UnknownHostKey) -> BoxFuture<'a, HostKeyDecision> {
         Box::pin(async { self.host_key.unwrap_or(HostKeyDecision::Reject) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_fixed_password_goes_to_its_account_only() {
+        let target = Account::new("alice", "target.example", 22);
+        let jump = Account::new("alice", "jump.example", 22);
+        let p = FixedPrompter { password: Some((target.clone(), Zeroizing::new("pw".into()))), ..Default::default() };
+        assert_eq!(p.password(&target, 1).await.as_deref().map(String::as_str), Some("pw"));
+        assert_eq!(p.password(&jump, 1).await, None);
+        assert_eq!(p.password(&Account::new("alice", "target.example", 2222), 1).await, None);
+        assert_eq!(p.password(&Account::new("bob", "target.example", 22), 1).await, None);
+        let hidden = [InteractivePrompt { text: "Password: ".into(), echo: false }];
+        assert!(p.keyboard_interactive(&jump, "", "", &hidden).await.is_none());
+        assert_eq!(p.keyboard_interactive(&target, "", "", &hidden).await.map(|a| a.len()), Some(1));
+    }
+
+    #[test]
+    fn account_labels() {
+        assert_eq!(Account::new("u", "h", 22).to_string(), "u@h:22");
+        assert_eq!(Account::new("u", "::1", 2222).to_string(), "u@[::1]:2222");
     }
 }

@@ -39,6 +39,7 @@ export type { ListingChunk } from './bindings/ListingChunk';
 export type { Overwrite } from './bindings/Overwrite';
 export type { OverwriteReply } from './bindings/OverwriteReply';
 export type { Prompt } from './bindings/Prompt';
+export type { KnownHostKey } from './bindings/KnownHostKey';
 export type { PromptAnswer } from './bindings/PromptAnswer';
 export type { QueueAction } from './bindings/QueueAction';
 export type { QueueTrouble } from './bindings/QueueTrouble';

@@ -480,18 +480,28 @@ export class MockBackend implements Backend {
         port,
         keyType: 'ssh-ed25519',
         fingerprint: 'SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8',
+        // A host named newtype.* is known by an RSA key but offers another type.
+        otherKnown: host.startsWith('newtype')
+          ? [{ keyType: 'ssh-rsa', fingerprint: 'SHA256:Qm9vZ3VzRmluZ2VycHJpbnRGb3JUZXN0c09ubHkwMDA', file: '~/.ssh/known_hosts', line: 3 }]
+          : [],
       });
       if (answer.kind !== 'hostKey' || answer.decision === 'cancel') fail(err('cancelled', `Connecting to ${hostKey} was cancelled: the host key was not trusted.`));
       if (answer.kind === 'hostKey' && answer.decision === 'trustAndSave') this.known.add(hostKey);
     }
+    if (host.startsWith('viajump')) {
+      // Reached through a ProxyJump host that asks for its own password first.
+      const jump = `${user}@bastion.example.com:22`;
+      const answer = await this.ask({ kind: 'password', id: this.promptId(), user, host: 'bastion.example.com', port: 22, account: jump, jumpHost: true });
+      if (answer.kind !== 'secret' || answer.value === null) fail(err('cancelled', `Connecting to ${label} through ${jump} was cancelled.`));
+    }
     if (profile?.auth === 'password' && !profile.hasSecret) {
-      const answer = await this.ask({ kind: 'password', id: this.promptId(), user, host });
+      const answer = await this.ask({ kind: 'password', id: this.promptId(), user, host, port, account: label, jumpHost: false });
       if (answer.kind !== 'secret' || answer.value === null) fail(err('cancelled', `Connecting to ${label} was cancelled.`));
       if (answer.kind === 'secret' && answer.value === 'wrong') fail(err('auth', `${label} refused the password. Check it and try again.`));
       if (answer.kind === 'secret' && answer.remember) profile.hasSecret = true;
     }
     if (profile?.auth === 'key' && profile.keyPath && !profile.hasSecret) {
-      const answer = await this.ask({ kind: 'passphrase', id: this.promptId(), keyPath: profile.keyPath });
+      const answer = await this.ask({ kind: 'passphrase', id: this.promptId(), keyPath: profile.keyPath, account: label });
       if (answer.kind !== 'secret' || answer.value === null) fail(err('cancelled', `Connecting to ${label} was cancelled.`));
       if (answer.kind === 'secret' && answer.remember) profile.hasSecret = true;
     }
