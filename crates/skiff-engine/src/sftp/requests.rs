@@ -53,10 +53,6 @@ impl<W> RequestTable<W> {
         RequestTable { inflight: InFlight::new(), host: host.into(), dead: None }
     }
 
-    pub fn host(&self) -> &str {
-        &self.host
-    }
-
     /// The error that ended the session, once it ended.
     pub fn dead(&self) -> Option<&Error> {
         self.dead.as_ref()
