@@ -11,8 +11,9 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages the tests need: a real OpenSSH server and client (sshd, ssh-keygen, sftp, scp),
-# and ProFTPD with mod_sftp (tests/tests/proftpd.rs: a second, differently built SFTP server).
-TEST_APT := openssh-server openssh-client proftpd-core proftpd-mod-crypto
+# ProFTPD with mod_sftp (tests/tests/proftpd.rs: a second, differently built SFTP server), and
+# what the hostile-server tests use to bound a run (prlimit from util-linux, python3).
+TEST_APT := openssh-server openssh-client proftpd-core proftpd-mod-crypto util-linux python3
 # The desktop window (Tauri v2 on WebKitGTK), its GUI end-to-end tests (Xvfb, WebKitWebDriver,
 # ImageMagick's `import` for screenshots) and a real Secret Service (gnome-keyring on a
 # private D-Bus session, `secret-tool`).

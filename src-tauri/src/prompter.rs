@@ -733,7 +733,7 @@ mod tests {
                 }]
             ),
             other => panic!("{other:?}"),
-        }
+        };
     }
 
     #[tokio::test]

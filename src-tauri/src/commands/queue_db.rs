@@ -5,7 +5,8 @@
 use tauri::{AppHandle, State};
 
 use super::blocking;
-use crate::errors::{AppError, AppResult};
+use crate::errors::AppResult;
+use crate::ipc::AppError;
 use crate::ipc::{QueueTrouble, QueueTroubleChoice};
 use crate::state::{lock, move_queue_aside, AppState};
 

@@ -35,7 +35,7 @@ use skiff_sftp::{FileAttrs, OpenFlags, Packet};
 use tokio::sync::mpsc;
 
 use super::ask::{resolve_policy, Asker, OverwriteQuestion};
-use super::conflict::{parent_rel_remote, remote_decision, remote_stamp, resume_from};
+use super::conflict::{parent_rel_remote, remote_decision, remote_prefix_matches, remote_stamp, resume_from};
 use super::options::TransferOptions;
 use super::overwrite::{Decision, Stamp};
 use super::progress::Progress;
@@ -471,6 +471,7 @@ pub async fn upload_tree(
                                         Decision::Skip => return Ok(false),
                                         Decision::Transfer => rpath,
                                         Decision::RenameTo(name) => join_remote(parent_rel_remote(&rpath), &name),
+                                        Decision::ResumeFrom(have) if !remote_prefix_matches(&s, &rpath, have, &file.open()?).await? => rpath,
                                         Decision::ResumeFrom(have) => {
                                             // The shorter copy becomes the part file; its bytes count as done.
                                             s.rename_replace(&rpath, &format!("{rpath}{PART_SUFFIX}")).await?;

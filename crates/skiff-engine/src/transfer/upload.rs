@@ -20,7 +20,7 @@ use bytes::Bytes;
 use futures::stream::{FuturesUnordered, StreamExt};
 use skiff_sftp::{FileAttrs, OpenFlags, Packet, StatusCode};
 
-use super::conflict::{parent_rel_remote, resume_from, upload_decision, OverwriteRule};
+use super::conflict::{parent_rel_remote, remote_prefix_matches, resume_from, upload_decision, OverwriteRule};
 use super::options::TransferOptions;
 use super::overwrite::{Decision, Stamp};
 use super::pipeline::{run_pipeline, PipelineSteps};
@@ -108,6 +108,10 @@ pub async fn upload_file_with(
             return Ok(UploadReport { remote_path: target, bytes: 0, skipped: true, retries: 0, resent_bytes: 0 });
         }
         Decision::RenameTo(name) => join_remote(parent_rel_remote(&target), &name),
+        Decision::ResumeFrom(have) if !remote_prefix_matches(pool.first(), &target, have, &file).await.map_err(|e| with_ctx(e).or_path(&target))? => {
+            tracing::info!(path = %target, "the remote file is not the start of this one (or not as long as it said): sending it whole");
+            target
+        }
         Decision::ResumeFrom(have) => {
             // The shorter copy becomes the part file; its bytes count as done.
             let part = format!("{target}{PART_SUFFIX}");
