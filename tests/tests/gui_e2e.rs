@@ -627,19 +627,13 @@ async fn password_in_keyring_only(w: &World) -> Result<String> {
     if !all.contains(PASSWORD) {
         bail!("`secret-tool search --all service skiff` does not show the password:\n{all}");
     }
-    if let Some(id) = &w.host_id {
-        let out = Command::new("secret-tool")
-            .args([
-                "lookup",
-                "service",
-                "skiff",
-                "username",
-                &format!("{id}:password"),
-            ])
-            .output()?;
+    if w.host_id.is_some() {
+        // Secrets are kept per account (user@host:port), not per saved host.
+        let account = format!("password:{PASSWORD_USER}@127.0.0.1:{}", w.sshd.port);
+        let out = Command::new("secret-tool").args(["lookup", "service", "skiff", "username", &account]).output()?;
         let got = String::from_utf8_lossy(&out.stdout);
         if got.trim_end_matches('\n') != PASSWORD {
-            bail!("secret-tool lookup service skiff username {id}:password gives {got:?}");
+            bail!("secret-tool lookup service skiff username {account} gives {got:?}");
         }
     }
     // In no file of the app's config folder, nor beside its queue database.

@@ -95,30 +95,18 @@ pub(super) async fn download_decision(rule: &OverwriteRule, source: Stamp, dir: 
     decide(policy, source, dir.entry(name).stamp(), name, |c| dir.taken(c)).map_err(|e| e.path(path.clone()))
 }
 
-/// Bytes compared at the end of a remote file before an upload resumes it.
-const RESUME_CHECK_BYTES: u64 = 64 * 1024;
-
-/// Whether the remote `rpath` really starts with the first `have` bytes of `local`, as its
-/// claimed size says: the last bytes before `have` are read back and compared. A server
-/// that claims more than it has (or holds other bytes) gets the whole file instead of a
-/// resumed one with a hole or a wrong start.
-pub(super) async fn remote_prefix_matches(sess: &SftpSession, rpath: &str, have: u64, local: &std::fs::File) -> Result<bool> {
+/// Whether the remote `rpath` really holds the `have` bytes its size claims, before an
+/// upload resumes it from there: its last byte is read back. A server that claims more than
+/// it has gets the whole file instead of a resumed one with a hole. (The bytes before are
+/// taken as the start of the local file, as `sftp reput` does.)
+pub(super) async fn remote_prefix_matches(sess: &SftpSession, rpath: &str, have: u64) -> Result<bool> {
     use skiff_sftp::{FileAttrs, OpenFlags, Packet};
-    let len = have.min(RESUME_CHECK_BYTES).min(sess.info().limits.max_read_len.max(1)) as u32;
-    if len == 0 {
+    if have == 0 {
         return Ok(true);
-    }
-    let off = have - u64::from(len);
-    let mut mine = vec![0u8; len as usize];
-    {
-        use std::os::unix::fs::FileExt;
-        if local.read_exact_at(&mut mine, off).is_err() {
-            return Ok(false);
-        }
     }
     let handle = sess.open(rpath, OpenFlags::READ, FileAttrs::default()).await?;
     let h = handle.0.clone();
-    let reply = sess.call(|id| Packet::Read { id, handle: h, offset: off, len }).await;
+    let reply = sess.call(|id| Packet::Read { id, handle: h, offset: have - 1, len: 1 }).await;
     let _ = sess.close_handle(&handle, rpath).await;
-    Ok(matches!(reply?, Packet::Data { data, .. } if data[..] == mine[..]))
+    Ok(matches!(reply?, Packet::Data { data, .. } if data.len() == 1))
 }

@@ -471,7 +471,7 @@ pub async fn upload_tree(
                                         Decision::Skip => return Ok(false),
                                         Decision::Transfer => rpath,
                                         Decision::RenameTo(name) => join_remote(parent_rel_remote(&rpath), &name),
-                                        Decision::ResumeFrom(have) if !remote_prefix_matches(&s, &rpath, have, &file.open()?).await? => rpath,
+                                        Decision::ResumeFrom(have) if !remote_prefix_matches(&s, &rpath, have).await? => rpath,
                                         Decision::ResumeFrom(have) => {
                                             // The shorter copy becomes the part file; its bytes count as done.
                                             s.rename_replace(&rpath, &format!("{rpath}{PART_SUFFIX}")).await?;

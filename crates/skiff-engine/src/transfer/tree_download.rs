@@ -407,7 +407,11 @@ fn get_task<'a>(
                 if let Some(part) = temp.lock().expect("temp poisoned").take() {
                     f.dir.discard(&part.name);
                 }
-                o
+                match o {
+                    Outcome::Failed(e) => Outcome::Failed(e.or_host(host).or_path(&f.rpath)),
+                    Outcome::Fatal(e) => Outcome::Fatal(e.or_host(host).or_path(&f.rpath)),
+                    other => other,
+                }
             }
         }
     }

@@ -108,7 +108,7 @@ pub async fn upload_file_with(
             return Ok(UploadReport { remote_path: target, bytes: 0, skipped: true, retries: 0, resent_bytes: 0 });
         }
         Decision::RenameTo(name) => join_remote(parent_rel_remote(&target), &name),
-        Decision::ResumeFrom(have) if !remote_prefix_matches(pool.first(), &target, have, &file).await.map_err(|e| with_ctx(e).or_path(&target))? => {
+        Decision::ResumeFrom(have) if !remote_prefix_matches(pool.first(), &target, have).await.map_err(|e| with_ctx(e).or_path(&target))? => {
             tracing::info!(path = %target, "the remote file is not the start of this one (or not as long as it said): sending it whole");
             target
         }
