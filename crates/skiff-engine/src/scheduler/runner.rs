@@ -1,8 +1,9 @@
 //! Running one job: the [`JobRunner`] seam between the scheduler and the transfers, and
 //! [`SftpJobRunner`], the real one. The scheduler decides when a job runs and with how many
 //! connections and files in flight; the runner moves the bytes (a tree or a single file, in
-//! either direction) and persists each finished file of a tree, so a job stopped at any
-//! moment resumes without moving those files again.
+//! either direction) and persists each finished file of a tree, and the done ranges of each
+//! unfinished download, so a job stopped at any moment (paused, killed, crashed) resumes
+//! without moving those files or bytes again.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -81,6 +82,8 @@ impl JobRunner for SftpJobRunner {
         topts.connections = topts.connections.min(ctx.grant.connections).max(1);
         topts.preserve_mtime = job.spec.preserve_mtime;
         topts.preserve_permissions = job.spec.preserve_permissions;
+        // Unfinished downloads keep their done ranges in the job's record between runs.
+        topts.partials = Some(ctx.queue.partials_of(job.id));
         let tree = TreeOptions {
             files_in_flight: self.tree.files_in_flight.min(ctx.grant.files_in_flight).max(1),
             connections: self.tree.connections.min(ctx.grant.connections).max(1),

@@ -72,6 +72,7 @@ impl<W> RequestTable<W> {
     }
 
     /// Number of requests waiting for a reply.
+    #[cfg(test)]
     pub fn waiting(&self) -> usize {
         self.inflight.len()
     }

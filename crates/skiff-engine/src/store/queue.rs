@@ -566,6 +566,16 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE jobs ADD COLUMN runner TEXT;
     ALTER TABLE jobs ADD COLUMN roots_resolved INTEGER NOT NULL DEFAULT 0;
     ",
+    // 3: the done byte ranges of unfinished downloads (see `queue/partials.rs`).
+    "
+    CREATE TABLE job_partials (
+        job_id   INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        rel_path TEXT    NOT NULL,
+        record   TEXT    NOT NULL,
+        at       INTEGER NOT NULL,
+        PRIMARY KEY (job_id, rel_path)
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this build writes.
@@ -1392,6 +1402,8 @@ fn default_path_from(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> PathBu
         None => PathBuf::from(DB_FILE_NAME),
     }
 }
+
+mod partials;
 
 #[cfg(test)]
 mod tests;

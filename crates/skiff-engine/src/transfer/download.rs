@@ -31,6 +31,7 @@ use super::conflict::{download_decision, resume_from, OverwriteRule};
 use super::local_dest::{LocalDir, TempFile};
 use super::local_sink::LocalSink;
 use super::options::TransferOptions;
+use super::partial::Checkpoint;
 use super::overwrite::{Decision, Stamp};
 use super::pipeline::{run_pipeline, PipelineSteps};
 use super::pool::ChannelPool;
@@ -243,8 +244,17 @@ pub async fn download_file_with(
             return Err(e.or_path(&dir.child_path(&name).display().to_string()));
         }
     };
+    let partials = topts.partials.as_ref();
     let temp = match decision {
-        Decision::Transfer => dir.create_temp(&name),
+        Decision::Transfer => match partials.and_then(|p| p.take_up(remote_path, &dir, source)) {
+            // An earlier run's temp file, still valid: its ranges count as done.
+            Some((temp, ranges)) => {
+                progress.add(ranges.len());
+                *done.lock().expect("done poisoned") = ranges;
+                Ok(temp)
+            }
+            None => dir.create_temp(&name),
+        },
         Decision::Skip => {
             close_first(&mut first_handle).await;
             pool.close().await;
@@ -269,7 +279,9 @@ pub async fn download_file_with(
     };
     let target = dir.child_path(&name);
     let part = dir.child_path(&temp.name);
-    let sink = LocalSink::new(temp.file.try_clone().map_err(|e| Error::local_io("create local file", &part, &e).host(&label))?, part.clone());
+    let already = done.lock().expect("done poisoned").clone();
+    let sink = LocalSink::new(temp.file.try_clone().map_err(|e| Error::local_io("create local file", &part, &e).host(&label))?, part.clone(), already);
+    let checkpoint = partials.and_then(|p| Checkpoint::start(p, remote_path, &temp.name, &temp.file, source, sink.written()));
 
     let shared = Shared::new(remote_path, done, progress.clone(), size);
 
@@ -312,9 +324,13 @@ pub async fn download_file_with(
         }
     }
     sink.finish().await.map_err(|e| e.host(&label))?;
+    drop(checkpoint);
 
     let final_size = shared.final_size().map_err(|e| e.host(&label))?;
     finish_local(&dir, temp, &name, final_size, &attrs, topts).map_err(|e| e.host(&label))?;
+    if let Some(p) = partials {
+        p.forget(remote_path);
+    }
     Ok(DownloadReport {
         local_path: target,
         bytes: final_size,
@@ -552,8 +568,11 @@ pub(super) async fn download_on_session(
     t: &TransferOptions,
     done: Arc<Mutex<RangeSet>>,
     progress: Arc<Progress>,
+    checkpoint: impl FnOnce(Arc<Mutex<RangeSet>>) -> Option<Checkpoint>,
 ) -> Result<u64> {
-    let sink = LocalSink::new(file, part.to_path_buf());
+    let already = done.lock().expect("done poisoned").clone();
+    let sink = LocalSink::new(file, part.to_path_buf(), already);
+    let _checkpoint = checkpoint(sink.written());
     let shared = Shared::new(remote_path, done, progress, size);
     let queue = SegmentQueue::new(shared.missing(), u64::MAX);
     let active = AtomicU64::new(1);

@@ -220,6 +220,22 @@ impl LocalDir {
         Err(self.no_temp_name(name))
     }
 
+    /// Open again the temp file `name` a saved partial download names, only when it is the
+    /// very file Skiff created (device `dev`, inode `ino`), a regular file with one name,
+    /// reached without following a link, and at least `min_len` bytes long.
+    pub fn reopen_temp(&self, name: &str, dev: u64, ino: u64, min_len: u64) -> Option<TempFile> {
+        use std::os::unix::fs::MetadataExt;
+        if !name.ends_with(PART_SUFFIX) || name.contains('/') {
+            return None;
+        }
+        let mut opts = OpenOptions::new();
+        opts.write(true).follow(FollowSymlinks::No);
+        let file = self.dir.open_with(name, &opts).ok()?.into_std();
+        let m = file.metadata().ok()?;
+        (m.is_file() && m.nlink() == 1 && m.dev() == dev && m.ino() == ino && m.len() >= min_len)
+            .then(|| TempFile { name: name.to_string(), file })
+    }
+
     /// Rename the finished temp file over `name`: a file or link there is replaced (never
     /// followed); a folder there is an error and the temp file is removed.
     pub fn commit(&self, temp: &str, name: &str) -> Result<()> {

@@ -1,6 +1,7 @@
 //! [`LocalSink`]: writes downloaded blocks into the local `.skiffpart` at their offsets on a
 //! dedicated thread, so the async workers never block on the disk. Bounded: when the disk is
-//! slower than the network, senders wait. Owns the local file handle while the download runs.
+//! slower than the network, senders wait. Owns the local file handle while the download runs,
+//! and records the ranges it has written (what a checkpoint of a partial download may save).
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -11,6 +12,7 @@ use std::thread::JoinHandle;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+use super::ranges::RangeSet;
 use crate::error::{Error, Result};
 
 pub struct LocalSink {
@@ -18,13 +20,18 @@ pub struct LocalSink {
     failure: Arc<Mutex<Option<std::io::Error>>>,
     thread: Option<JoinHandle<()>>,
     path: PathBuf,
+    written: Arc<Mutex<RangeSet>>,
 }
 
 impl LocalSink {
-    pub fn new(file: File, path: PathBuf) -> Self {
+    /// A sink writing into `file`, which already holds the ranges `written` (empty for a
+    /// new temp file).
+    pub fn new(file: File, path: PathBuf, written: RangeSet) -> Self {
         let (tx, mut rx) = mpsc::channel::<(u64, Bytes)>(32);
         let failure = Arc::new(Mutex::new(None));
         let fail = failure.clone();
+        let written = Arc::new(Mutex::new(written));
+        let wrote = written.clone();
         let thread = std::thread::Builder::new()
             .name("skiff-sink".into())
             .spawn(move || {
@@ -33,10 +40,16 @@ impl LocalSink {
                         *fail.lock().expect("sink failure poisoned") = Some(e);
                         return; // dropping rx makes every later send fail
                     }
+                    wrote.lock().expect("written poisoned").insert(off..off + data.len() as u64);
                 }
             })
             .expect("spawn sink thread");
-        LocalSink { tx: Some(tx), failure, thread: Some(thread), path }
+        LocalSink { tx: Some(tx), failure, thread: Some(thread), path, written }
+    }
+
+    /// The ranges written to the file so far.
+    pub fn written(&self) -> Arc<Mutex<RangeSet>> {
+        self.written.clone()
     }
 
     fn error(&self) -> Error {

@@ -11,6 +11,7 @@
 //! - `pipeline`: the request window one channel keeps full, shared by both directions.
 //! - `progress`: [`Progress`] counters for whoever displays them.
 //! - `overwrite`: the overwrite policies, as pure decisions.
+//! - `partial`: [`Partials`], the ranges of unfinished downloads kept between runs.
 //! - `conflict`: applying the overwrite policy to one destination (stat, ask, decide),
 //!   for tree files and single files alike.
 //! - `ask`: the "ask" policy: [`Asker`] puts overwrite questions to the front end.
@@ -29,6 +30,7 @@ mod local_dest;
 mod local_sink;
 mod options;
 mod overwrite;
+mod partial;
 mod pipeline;
 mod pool;
 mod progress;
@@ -46,6 +48,7 @@ pub use conflict::OverwriteRule;
 pub use download::{download_file, download_file_with, local_target, DownloadReport};
 pub use options::TransferOptions;
 pub use overwrite::{decide, Decision, Stamp};
+pub use partial::{PartialRecord, PartialStore, Partials};
 pub use pool::ChannelPool;
 pub use progress::Progress;
 pub use ranges::RangeSet;

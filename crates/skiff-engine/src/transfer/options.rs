@@ -34,6 +34,9 @@ pub struct TransferOptions {
     /// Give the copy the source's permission bits (default on); off, the destination's
     /// defaults apply (umask locally, the server's on the remote side).
     pub preserve_permissions: bool,
+    /// Where unfinished downloads keep their done ranges between runs (the job's queue
+    /// record); `None`: a new run starts a file over.
+    pub partials: Option<super::Partials>,
 }
 
 impl Default for TransferOptions {
@@ -51,6 +54,7 @@ impl Default for TransferOptions {
             throttle: Throttle::none(),
             preserve_mtime: true,
             preserve_permissions: true,
+            partials: None,
         }
     }
 }

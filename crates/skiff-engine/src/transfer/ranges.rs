@@ -48,6 +48,11 @@ impl RangeSet {
         self.map.is_empty()
     }
 
+    /// The ranges as (start, end) pairs, in order.
+    pub fn ranges(&self) -> Vec<(u64, u64)> {
+        self.map.iter().map(|(s, e)| (*s, *e)).collect()
+    }
+
     /// The parts of `0..total` not yet covered, in order.
     pub fn missing(&self, total: u64) -> Vec<Range<u64>> {
         let mut out = Vec::new();

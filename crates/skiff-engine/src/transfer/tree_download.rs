@@ -27,6 +27,7 @@ use tokio::sync::mpsc;
 
 use super::conflict::{download_decision, resume_from, OverwriteRule};
 use super::download::{download_on_session, finish_local, write_small_local};
+use super::partial::Checkpoint;
 use super::local_dest::{LinkJudge, LocalDir, LocalEntry, TempFile};
 use super::options::TransferOptions;
 use super::overwrite::{decide, Decision, Stamp};
@@ -391,6 +392,14 @@ fn get_task<'a>(
                 Err(e) => return outcome_of(e.or_host(host)),
             }
             resume_from(&done, &progress, f.resume_from);
+        } else if let Some(partials) = t.partials.clone().filter(|_| f.attrs.size.unwrap_or(0) > tree.small_file_max) {
+            // An earlier run's temp file of this (bigger) file, still valid: its ranges count as done.
+            let (dir, rel, source) = (f.dir.clone(), f.rel.clone(), Stamp { size: f.attrs.size.unwrap_or(0), mtime: f.attrs.mtime() });
+            if let Ok(Some((part, ranges))) = blocking("resume download", move || Ok(partials.take_up(&rel, &dir, source))).await {
+                progress.add(ranges.len());
+                *done.lock().expect("done poisoned") = ranges;
+                *temp.lock().expect("temp poisoned") = Some(part);
+            }
         }
         let r = with_retry(pool, |s| {
             let (f, progress, done, temp) = (&f, progress.clone(), done.clone(), temp.clone());
@@ -406,6 +415,9 @@ fn get_task<'a>(
                 // A failed file leaves nothing behind.
                 if let Some(part) = temp.lock().expect("temp poisoned").take() {
                     f.dir.discard(&part.name);
+                    if let Some(p) = &t.partials {
+                        p.forget(&f.rel);
+                    }
                 }
                 match o {
                     Outcome::Failed(e) => Outcome::Failed(e.or_host(host).or_path(&f.rpath)),
@@ -476,12 +488,26 @@ async fn get_file(
         let file = part.file.try_clone().map_err(|e| Error::local_io("create local file", &f.dir.child_path(&part.name), &e))?;
         (file, f.dir.child_path(&part.name))
     };
-    let got = download_on_session(sess, &f.rpath, file, &part, size, t, done, progress).await?;
+    let checkpoint = |written| {
+        let slot = temp.lock().expect("temp poisoned");
+        let part = slot.as_ref()?;
+        let source = Stamp { size, mtime: f.attrs.mtime() };
+        Checkpoint::start(t.partials.as_ref()?, &f.rel, &part.name, &part.file, source, written)
+    };
+    let got = download_on_session(sess, &f.rpath, file, &part, size, t, done, progress, checkpoint).await?;
     let Some(part) = temp.lock().expect("temp poisoned").take() else {
         return Err(Error::new(ErrorKind::LocalIo, "finish download", "the temp file went missing").path(part.display().to_string()));
     };
     let (dir, name, attrs, t) = (f.dir.clone(), f.name.clone(), f.attrs.clone(), t.clone());
-    blocking("finish download", move || finish_local(&dir, part, &name, got, &attrs, &t)).await?;
+    let rel = f.rel.clone();
+    blocking("finish download", move || {
+        finish_local(&dir, part, &name, got, &attrs, &t)?;
+        if let Some(p) = &t.partials {
+            p.forget(&rel);
+        }
+        Ok(())
+    })
+    .await?;
     Ok(got)
 }
 

@@ -1,0 +1,260 @@
+//! Partial downloads that outlive a run. While a file downloads, the byte ranges that are on
+//! disk in its temp file are checkpointed to a [`PartialStore`] (the queue database) every
+//! [`CHECKPOINT_EVERY`], after an `fdatasync` of the temp file, so that a later run (after a
+//! pause, `kill -9`, a crash or a reboot) continues from them instead of from byte 0.
+//!
+//! A saved partial is taken up only when it is still what it claims to be: the source has the
+//! size and modification time it had, and the temp file is the very file Skiff wrote (the
+//! same device and inode, a regular file with one name, opened without following a link, at
+//! least as long as its ranges). Otherwise the temp file (when it is still Skiff's) is
+//! removed, the record forgotten, and the file starts over: stale bytes are never stitched
+//! to new ones.
+
+use std::fs::File;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::local_dest::{LocalDir, TempFile};
+use super::overwrite::Stamp;
+use super::ranges::RangeSet;
+
+/// How often the ranges on disk are saved while a file downloads.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// One unfinished download as saved between runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartialRecord {
+    /// The temp file's name in the destination folder.
+    pub temp: String,
+    /// Device and inode of the temp file Skiff created.
+    pub dev: u64,
+    pub ino: u64,
+    /// The source as it was when these bytes were read.
+    pub source_size: u64,
+    pub source_mtime: Option<u32>,
+    /// Half-open byte ranges that are on disk in the temp file.
+    pub ranges: Vec<(u64, u64)>,
+}
+
+/// Where partial downloads are kept between runs, per job, by a key naming the file (its
+/// path relative to the job's root). Calls block (a database): call them off the runtime.
+pub trait PartialStore: Send + Sync + 'static {
+    fn load(&self, key: &str) -> Option<PartialRecord>;
+    fn save(&self, key: &str, record: &PartialRecord);
+    fn forget(&self, key: &str);
+}
+
+/// A job's partial store, as transfers carry it.
+#[derive(Clone)]
+pub struct Partials(pub Arc<dyn PartialStore>);
+
+impl std::fmt::Debug for Partials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Partials")
+    }
+}
+
+impl Partials {
+    /// The temp file and the ranges it holds that a saved partial of `key` gives, when it is
+    /// still valid for `source`; otherwise the record is forgotten (and its temp file
+    /// removed when it is still Skiff's) and `None` says to start over.
+    pub fn take_up(&self, key: &str, dir: &LocalDir, source: Stamp) -> Option<(TempFile, RangeSet)> {
+        let rec = self.0.load(key)?;
+        let end = rec.ranges.iter().map(|r| r.1).max().unwrap_or(0);
+        let ours = dir.reopen_temp(&rec.temp, rec.dev, rec.ino, end);
+        let same_source = rec.source_size == source.size && rec.source_mtime == source.mtime;
+        match ours {
+            Some(temp) if same_source && !rec.ranges.is_empty() => {
+                let mut done = RangeSet::new();
+                for &(a, b) in &rec.ranges {
+                    if a < b {
+                        done.insert(a..b);
+                    }
+                }
+                tracing::info!(key, bytes = done.len(), "taking up a partial download");
+                Some((temp, done))
+            }
+            Some(temp) => {
+                tracing::info!(key, "the source changed since the partial download: starting over");
+                drop(temp);
+                dir.discard(&rec.temp);
+                self.0.forget(key);
+                None
+            }
+            None => {
+                self.0.forget(key);
+                None
+            }
+        }
+    }
+
+    pub fn forget(&self, key: &str) {
+        self.0.forget(key);
+    }
+}
+
+/// Checkpoints one download's ranges on disk while it runs; stops when dropped.
+pub struct Checkpoint {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Checkpoint {
+    /// Save `written` (the ranges the temp file holds) for `key` every [`CHECKPOINT_EVERY`]
+    /// while it grows, each time after an `fdatasync` of `file`.
+    pub fn start(partials: &Partials, key: &str, temp_name: &str, file: &File, source: Stamp, written: Arc<Mutex<RangeSet>>) -> Option<Checkpoint> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = file.metadata().ok()?;
+        let file: Arc<File> = Arc::new(file.try_clone().ok()?);
+        let base = PartialRecord {
+            temp: temp_name.to_string(),
+            dev: meta.dev(),
+            ino: meta.ino(),
+            source_size: source.size,
+            source_mtime: source.mtime,
+            ranges: Vec::new(),
+        };
+        let (store, key) = (partials.0.clone(), key.to_string());
+        let task = tokio::spawn(async move {
+            let mut saved = 0u64;
+            loop {
+                tokio::time::sleep(CHECKPOINT_EVERY).await;
+                // The ranges first, then the sync: every byte they name was written before it.
+                let ranges = written.lock().expect("written poisoned").clone();
+                if ranges.len() == saved {
+                    continue;
+                }
+                let rec = PartialRecord { ranges: ranges.ranges(), ..base.clone() };
+                let (store, key, file) = (store.clone(), key.clone(), file.clone());
+                let ok = tokio::task::spawn_blocking(move || {
+                    if file.sync_data().is_err() {
+                        return false;
+                    }
+                    store.save(&key, &rec);
+                    true
+                })
+                .await
+                .unwrap_or(false);
+                if ok {
+                    saved = ranges.len();
+                }
+            }
+        });
+        Some(Checkpoint { task })
+    }
+}
+
+impl Drop for Checkpoint {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[derive(Default)]
+    struct MemStore(Mutex<HashMap<String, PartialRecord>>);
+    impl PartialStore for MemStore {
+        fn load(&self, key: &str) -> Option<PartialRecord> {
+            self.0.lock().unwrap().get(key).cloned()
+        }
+        fn save(&self, key: &str, record: &PartialRecord) {
+            self.0.lock().unwrap().insert(key.to_string(), record.clone());
+        }
+        fn forget(&self, key: &str) {
+            self.0.lock().unwrap().remove(key);
+        }
+    }
+
+    fn setup() -> (tempfile::TempDir, LocalDir, Arc<MemStore>, Partials) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = LocalDir::open_root(tmp.path()).unwrap();
+        let store = Arc::new(MemStore::default());
+        let partials = Partials(store.clone());
+        (tmp, dir, store, partials)
+    }
+
+    fn record_for(temp: &TempFile, source: Stamp, ranges: Vec<(u64, u64)>) -> PartialRecord {
+        use std::os::unix::fs::MetadataExt;
+        let m = temp.file.metadata().unwrap();
+        PartialRecord { temp: temp.name.clone(), dev: m.dev(), ino: m.ino(), source_size: source.size, source_mtime: source.mtime, ranges }
+    }
+
+    const SRC: Stamp = Stamp { size: 100, mtime: Some(1000) };
+
+    #[test]
+    fn a_valid_partial_is_taken_up_with_its_ranges() {
+        let (_tmp, dir, store, partials) = setup();
+        let temp = dir.create_temp("f").unwrap();
+        std::os::unix::fs::FileExt::write_all_at(&temp.file, &[1u8; 40], 0).unwrap();
+        store.save("f", &record_for(&temp, SRC, vec![(0, 10), (20, 40)]));
+        let (got, done) = partials.take_up("f", &dir, SRC).expect("taken up");
+        assert_eq!(got.name, temp.name);
+        assert_eq!(done.ranges(), vec![(0, 10), (20, 40)]);
+    }
+
+    #[test]
+    fn a_changed_source_starts_over_and_removes_the_temp_file() {
+        let (tmp, dir, store, partials) = setup();
+        let temp = dir.create_temp("f").unwrap();
+        std::os::unix::fs::FileExt::write_all_at(&temp.file, &[1u8; 40], 0).unwrap();
+        store.save("f", &record_for(&temp, SRC, vec![(0, 40)]));
+        let changed = Stamp { mtime: Some(1001), ..SRC };
+        assert!(partials.take_up("f", &dir, changed).is_none());
+        assert!(!tmp.path().join(&temp.name).exists(), "the stale temp file is removed");
+        assert!(store.load("f").is_none());
+        // Same for a different size.
+        let temp = dir.create_temp("g").unwrap();
+        std::os::unix::fs::FileExt::write_all_at(&temp.file, &[1u8; 40], 0).unwrap();
+        store.save("g", &record_for(&temp, SRC, vec![(0, 40)]));
+        assert!(partials.take_up("g", &dir, Stamp { size: 101, ..SRC }).is_none());
+    }
+
+    #[test]
+    fn a_replaced_short_or_linked_temp_file_is_not_taken_up() {
+        let (tmp, dir, store, partials) = setup();
+        // Replaced by another file of that name (another inode): left alone.
+        let temp = dir.create_temp("f").unwrap();
+        let rec = record_for(&temp, SRC, vec![(0, 40)]);
+        std::fs::remove_file(tmp.path().join(&temp.name)).unwrap();
+        std::fs::write(tmp.path().join(&temp.name), [2u8; 50]).unwrap();
+        store.save("f", &rec);
+        assert!(partials.take_up("f", &dir, SRC).is_none());
+        assert_eq!(std::fs::read(tmp.path().join(&temp.name)).unwrap(), vec![2u8; 50], "someone else's file is not removed");
+        // Shorter than its ranges say.
+        let temp = dir.create_temp("g").unwrap();
+        std::os::unix::fs::FileExt::write_all_at(&temp.file, &[1u8; 10], 0).unwrap();
+        store.save("g", &record_for(&temp, SRC, vec![(0, 40)]));
+        assert!(partials.take_up("g", &dir, SRC).is_none());
+        // A symlink in its place.
+        let temp = dir.create_temp("h").unwrap();
+        let rec = record_for(&temp, SRC, vec![(0, 1)]);
+        std::fs::remove_file(tmp.path().join(&temp.name)).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", tmp.path().join(&temp.name)).unwrap();
+        store.save("h", &rec);
+        assert!(partials.take_up("h", &dir, SRC).is_none());
+        assert!(std::fs::symlink_metadata(tmp.path().join(&temp.name)).unwrap().file_type().is_symlink());
+    }
+
+    #[tokio::test]
+    async fn the_checkpoint_saves_what_was_written() {
+        let (_tmp, dir, store, partials) = setup();
+        let temp = dir.create_temp("f").unwrap();
+        let written = Arc::new(Mutex::new(RangeSet::new()));
+        let cp = Checkpoint::start(&partials, "f", &temp.name, &temp.file, SRC, written.clone()).unwrap();
+        std::os::unix::fs::FileExt::write_all_at(&temp.file, &[1u8; 30], 0).unwrap();
+        written.lock().unwrap().insert(0..30);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while store.load("f").map(|r| r.ranges) != Some(vec![(0, 30)]) {
+            assert!(std::time::Instant::now() < deadline, "no checkpoint within 10 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        drop(cp);
+        let (_, done) = partials.take_up("f", &dir, SRC).unwrap();
+        assert_eq!(done.len(), 30);
+    }
+}
