@@ -1,8 +1,8 @@
-//! Partial downloads survive the process: `kill -9` of `skiff cp` halfway through a 1 GiB get
-//! at 50 ms round trip (through the project's relay, which counts the bytes), then
+//! Partial transfers survive the process: `kill -9` of `skiff cp` halfway through a 1 GiB get
+//! or put at 50 ms round trip (through the project's relay, which counts the bytes), then
 //! `skiff queue resume`, finishes with identical bytes, and the bytes through the relay in
-//! both runs together stay under 1.3× the file. The same for a big file inside a tree. A
-//! source that changed meanwhile is detected and fetched whole, not stitched.
+//! both runs together stay under 1.3× the file. The same for a big file inside a tree, both
+//! ways. A source that changed meanwhile is detected and sent whole, not stitched.
 
 mod common;
 
@@ -207,4 +207,64 @@ fn a_source_changed_since_the_kill_is_fetched_whole_not_stitched() {
     let second = w.through_relay() - before;
     assert!(second as f64 > 0.95 * size as f64, "only {second} bytes fetched for a changed {size}-byte file");
     assert_eq!(part_bytes(&dest), 0, "a temp file was left behind");
+}
+
+#[test]
+fn a_killed_single_file_put_resumes_from_its_acknowledged_ranges() {
+    let w = world();
+    let src = w.local.path().join("big.bin");
+    write_big(&src, BIG, 5);
+    let dest = w.sshd.root.join("up");
+    std::fs::create_dir(&dest).unwrap();
+    let child = w.spawn_cp(&[s(&src), &remote(&w.sshd, &dest)]);
+    w.kill_when(child, &dest, BIG / 2);
+    let first = w.through_relay();
+    assert!(!dest.join("big.bin").exists(), "the file must not be complete when killed");
+
+    w.resume();
+    assert!(same_bytes(&src, &dest.join("big.bin")), "the resumed upload differs from the source");
+    let total = w.through_relay();
+    eprintln!("single put: {first} bytes through the relay before the kill, {total} in all: {:.2}× the file", total as f64 / BIG as f64);
+    assert!((total as f64) < 1.3 * BIG as f64, "{:.2}× the file crossed the relay", total as f64 / BIG as f64);
+    assert_eq!(part_bytes(&dest), 0, "a temp file was left behind");
+}
+
+#[test]
+fn a_killed_tree_put_resumes_its_big_file_and_a_changed_one_starts_over() {
+    let w = world();
+    let tree = w.local.path().join("tree");
+    std::fs::create_dir_all(tree.join("sub")).unwrap();
+    write_big(&tree.join("sub/big.bin"), BIG, 6);
+    for i in 0..20 {
+        std::fs::write(tree.join(format!("small{i}.txt")), format!("file {i}\n").repeat(i + 1)).unwrap();
+    }
+    let dest = w.sshd.root.join("up");
+    std::fs::create_dir(&dest).unwrap();
+    let child = w.spawn_cp(&["-r", s(&tree), &remote(&w.sshd, &dest)]);
+    w.kill_when(child, &dest, BIG / 2);
+    assert!(!dest.join("tree/sub/big.bin").exists());
+
+    w.resume();
+    assert!(same_bytes(&tree.join("sub/big.bin"), &dest.join("tree/sub/big.bin")));
+    for i in 0..20 {
+        let name = format!("small{i}.txt");
+        assert_eq!(std::fs::read(dest.join("tree").join(&name)).unwrap(), std::fs::read(tree.join(&name)).unwrap());
+    }
+    let total = w.through_relay();
+    eprintln!("tree put: {total} bytes through the relay in both runs: {:.2}× the big file", total as f64 / BIG as f64);
+    assert!((total as f64) < 1.3 * BIG as f64, "{:.2}× the file crossed the relay", total as f64 / BIG as f64);
+    assert_eq!(part_bytes(&dest), 0, "a temp file was left behind");
+
+    // A second job: killed halfway, the local file changes, the resume sends it whole.
+    let src = w.local.path().join("other.bin");
+    let size = BIG / 4;
+    write_big(&src, size, 7);
+    let child = w.spawn_cp(&[s(&src), &remote(&w.sshd, &dest)]);
+    w.kill_when(child, &dest, size / 2);
+    write_big(&src, size, 8);
+    let f = std::fs::File::options().write(true).open(&src).unwrap();
+    f.set_modified(SystemTime::now() + Duration::from_secs(60)).unwrap();
+    drop(f);
+    w.resume();
+    assert!(same_bytes(&src, &dest.join("other.bin")), "old and new bytes were stitched together");
 }

@@ -1,13 +1,19 @@
-//! Partial downloads that outlive a run. While a file downloads, the byte ranges that are on
-//! disk in its temp file are checkpointed to a [`PartialStore`] (the queue database) every
-//! [`CHECKPOINT_EVERY`], after an `fdatasync` of the temp file, so that a later run (after a
-//! pause, `kill -9`, a crash or a reboot) continues from them instead of from byte 0.
+//! Partial transfers that outlive a run. While a file moves, the byte ranges that are in its
+//! temp file (`NAME.skiffpart`) are checkpointed to a [`PartialStore`] (the queue database)
+//! every [`CHECKPOINT_EVERY`], so that a later run (after a pause, `kill -9`, a crash or a
+//! reboot) continues from them instead of from byte 0.
 //!
-//! A saved partial is taken up only when it is still what it claims to be: the source has the
-//! size and modification time it had, and the temp file is the very file Skiff wrote (the
-//! same device and inode, a regular file with one name, opened without following a link, at
-//! least as long as its ranges). Otherwise the temp file (when it is still Skiff's) is
-//! removed, the record forgotten, and the file starts over: stale bytes are never stitched
+//! - Downloads save the ranges the local temp file holds, after an `fdatasync` of it. They are
+//!   taken up only when the source has the size and modification time it had, and the temp
+//!   file is the very file Skiff wrote (the same device and inode, a regular file with one
+//!   name, opened without following a link, at least as long as its ranges).
+//! - Uploads save the ranges the server acknowledged. They are taken up only when the local
+//!   source has the size and modification time it had, the remote temp file is a regular file
+//!   at least as long as its ranges, and the last bytes (up to 4 KiB) of every saved range read
+//!   back from it equal the local file's (SFTP has no inode to compare).
+//!
+//! Otherwise the temp file is removed (a local one only when it is still Skiff's) or
+//! truncated, the record forgotten, and the file starts over: stale bytes are never stitched
 //! to new ones.
 
 use std::fs::File;
@@ -26,9 +32,9 @@ pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 /// One unfinished download as saved between runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartialRecord {
-    /// The temp file's name in the destination folder.
+    /// The temp file's name in the destination folder (downloads) or its remote path (uploads).
     pub temp: String,
-    /// Device and inode of the temp file Skiff created.
+    /// Device and inode of the local temp file Skiff created (downloads; 0 for uploads).
     pub dev: u64,
     pub ino: u64,
     /// The source as it was when these bytes were read.
@@ -101,12 +107,12 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
-    /// Save `written` (the ranges the temp file holds) for `key` every [`CHECKPOINT_EVERY`]
-    /// while it grows, each time after an `fdatasync` of `file`.
+    /// Save `written` (the ranges the local temp file holds) for `key` every
+    /// [`CHECKPOINT_EVERY`] while it grows, each time after an `fdatasync` of `file`.
     pub fn start(partials: &Partials, key: &str, temp_name: &str, file: &File, source: Stamp, written: Arc<Mutex<RangeSet>>) -> Option<Checkpoint> {
         use std::os::unix::fs::MetadataExt;
         let meta = file.metadata().ok()?;
-        let file: Arc<File> = Arc::new(file.try_clone().ok()?);
+        let file = file.try_clone().ok()?;
         let base = PartialRecord {
             temp: temp_name.to_string(),
             dev: meta.dev(),
@@ -115,21 +121,34 @@ impl Checkpoint {
             source_mtime: source.mtime,
             ranges: Vec::new(),
         };
-        let (store, key) = (partials.0.clone(), key.to_string());
+        Some(Self::spawn(partials, key, base, Some(file), written))
+    }
+
+    /// Save `acked` (the ranges the server acknowledged in the remote temp file `part`) for
+    /// `key` every [`CHECKPOINT_EVERY`] while it grows.
+    pub fn start_upload(partials: &Partials, key: &str, part: &str, source: Stamp, acked: Arc<Mutex<RangeSet>>) -> Checkpoint {
+        let base = PartialRecord { temp: part.to_string(), dev: 0, ino: 0, source_size: source.size, source_mtime: source.mtime, ranges: Vec::new() };
+        Self::spawn(partials, key, base, None, acked)
+    }
+
+    fn spawn(partials: &Partials, key: &str, base: PartialRecord, sync: Option<File>, ranges_now: Arc<Mutex<RangeSet>>) -> Checkpoint {
+        let (store, key, sync) = (partials.0.clone(), key.to_string(), sync.map(Arc::new));
         let task = tokio::spawn(async move {
             let mut saved = 0u64;
             loop {
                 tokio::time::sleep(CHECKPOINT_EVERY).await;
                 // The ranges first, then the sync: every byte they name was written before it.
-                let ranges = written.lock().expect("written poisoned").clone();
+                let ranges = ranges_now.lock().expect("ranges poisoned").clone();
                 if ranges.len() == saved {
                     continue;
                 }
                 let rec = PartialRecord { ranges: ranges.ranges(), ..base.clone() };
-                let (store, key, file) = (store.clone(), key.clone(), file.clone());
+                let (store, key, sync) = (store.clone(), key.clone(), sync.clone());
                 let ok = tokio::task::spawn_blocking(move || {
-                    if file.sync_data().is_err() {
-                        return false;
+                    if let Some(f) = sync {
+                        if f.sync_data().is_err() {
+                            return false;
+                        }
                     }
                     store.save(&key, &rec);
                     true
@@ -141,7 +160,7 @@ impl Checkpoint {
                 }
             }
         });
-        Some(Checkpoint { task })
+        Checkpoint { task }
     }
 }
 

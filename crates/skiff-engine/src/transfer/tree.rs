@@ -41,7 +41,8 @@ use super::overwrite::{Decision, Stamp};
 use super::progress::Progress;
 use super::ranges::RangeSet;
 use super::shared_pool::SharedPool;
-use super::upload::{finish_remote, upload_on_session};
+use super::partial::Checkpoint;
+use super::upload::{finish_remote, forget_partial, take_up_upload, upload_on_session};
 use super::{join_remote, PART_SUFFIX};
 use crate::error::{Error, ErrorKind, Result};
 use crate::sftp::{status_to_result, InFlightBudget, SftpSession};
@@ -465,8 +466,9 @@ pub async fn upload_tree(
                             };
                             let done = Arc::new(Mutex::new(RangeSet::new()));
                             let r = with_retry(pool_ref, |s| {
-                                let (file, rpath, progress, done) = (&file, rpath.clone(), progress.clone(), done.clone());
+                                let (file, rpath, progress, done, rel) = (&file, rpath.clone(), progress.clone(), done.clone(), rel.clone());
                                 async move {
+                                    let own_name = rpath.clone();
                                     let target = match remote_decision(&s, policy, source, &rpath).await? {
                                         Decision::Skip => return Ok(false),
                                         Decision::Transfer => rpath,
@@ -479,7 +481,9 @@ pub async fn upload_tree(
                                             rpath
                                         }
                                     };
-                                    put_file(&s, file, size, mtime, mode, &target, tree.small_file_max, t, gates, done, progress).await?;
+                                    // Kept between runs only under its own name (not a `name (1)` of this run).
+                                    let key = (target == own_name).then_some(rel.as_str());
+                                    put_file(&s, file, size, mtime, mode, &target, key, tree.small_file_max, t, gates, done, progress).await?;
                                     Ok(true)
                                 }
                                 .boxed()
@@ -594,6 +598,7 @@ async fn put_file(
     mtime: u32,
     mode: u32,
     rpath: &str,
+    partial_key: Option<&str>,
     small_max: u64,
     t: &TransferOptions,
     gates: &Gates,
@@ -646,7 +651,23 @@ async fn put_file(
         progress.add(size);
     } else {
         let _slot = gates.big.acquire().await.expect("gate never closed");
+        // A big file's acknowledged ranges are kept between runs (see `partial`).
+        let partials = t.partials.as_ref().zip(partial_key);
+        let source = Stamp { size, mtime: Some(mtime) };
+        if let Some((p, key)) = partials.filter(|_| fresh) {
+            if let Some(ranges) = take_up_upload(p, key, sess, &part, &file, source).await {
+                progress.add(ranges.len());
+                *done.lock().expect("done poisoned") = ranges;
+            }
+        }
+        let checkpoint = partials.map(|(p, key)| Checkpoint::start_upload(p, key, &part, source, done.clone()));
         upload_on_session(sess, file, path, &part, size, mode, t, done, progress).await?;
+        drop(checkpoint);
+        finish_remote(sess, &part, rpath, (mtime, mtime), t).await?;
+        if let Some((p, key)) = partials {
+            forget_partial(p, key).await;
+        }
+        return Ok(());
     }
     // SETSTAT and RENAME back to back (the server runs them in order).
     finish_remote(sess, &part, rpath, (mtime, mtime), t).await

@@ -22,6 +22,7 @@ use skiff_sftp::{FileAttrs, OpenFlags, Packet, StatusCode};
 
 use super::conflict::{parent_rel_remote, remote_prefix_matches, resume_from, upload_decision, OverwriteRule};
 use super::options::TransferOptions;
+use super::partial::{Checkpoint, Partials};
 use super::overwrite::{Decision, Stamp};
 use super::pipeline::{run_pipeline, PipelineSteps};
 use super::pool::ChannelPool;
@@ -123,9 +124,20 @@ pub async fn upload_file_with(
     };
     let part = format!("{target}{PART_SUFFIX}");
     let with_ctx = |e: Error| e.or_host(&label).or_path(&target);
+    let local_file = Arc::new(file);
+    let partials = topts.partials.as_ref();
+    if let Some(p) = partials.filter(|_| fresh) {
+        // An earlier run's remote temp file, still holding what it said: its ranges count as done.
+        if let Some(ranges) = take_up_upload(p, &target, pool.first(), &part, &local_file, source).await {
+            progress.add(ranges.len());
+            *done.lock().expect("done poisoned") = ranges;
+            fresh = false;
+        }
+    }
+    let checkpoint = partials.map(|p| Checkpoint::start_upload(p, &target, &part, source, done.clone()));
 
     let shared = Shared {
-        local: Arc::new(file),
+        local: local_file,
         local_path: local.to_path_buf(),
         part: part.clone(),
         done,
@@ -182,7 +194,82 @@ pub async fn upload_file_with(
             }
         }
     }
+    drop(checkpoint);
+    if let Some(p) = partials {
+        forget_partial(p, &target).await;
+    }
     Ok(UploadReport { remote_path: target, bytes: size, skipped: false, retries: attempt, resent_bytes: progress.resent() })
+}
+
+/// The ranges a saved partial upload of `key` into the remote temp file `part` gives (see
+/// `partial`): `None`, and the record forgotten, unless the local source is unchanged and
+/// `part` still holds what the record says.
+pub(super) async fn take_up_upload(partials: &Partials, key: &str, sess: &SftpSession, part: &str, local: &File, source: Stamp) -> Option<RangeSet> {
+    let local = Arc::new(local.try_clone().ok()?);
+    let (p, k) = (partials.clone(), key.to_string());
+    let rec = tokio::task::spawn_blocking(move || p.0.load(&k)).await.ok()??;
+    let valid = rec.temp == part
+        && rec.source_size == source.size
+        && rec.source_mtime == source.mtime
+        && !rec.ranges.is_empty()
+        && remote_part_holds(sess, part, &local, &rec.ranges).await.unwrap_or(false);
+    if !valid {
+        tracing::info!(key, "the partial upload cannot be continued (the source or the remote temp file changed): starting over");
+        forget_partial(partials, key).await;
+        return None;
+    }
+    let mut done = RangeSet::new();
+    for &(a, b) in &rec.ranges {
+        if a < b {
+            done.insert(a..b);
+        }
+    }
+    tracing::info!(key, bytes = done.len(), "taking up a partial upload");
+    Some(done)
+}
+
+/// Forget the saved partial of `key` (off the async threads: the store is a database).
+pub(super) async fn forget_partial(partials: &Partials, key: &str) {
+    let (p, k) = (partials.clone(), key.to_string());
+    let _ = tokio::task::spawn_blocking(move || p.forget(&k)).await;
+}
+
+/// Whether the remote `part` is a regular file at least as long as `ranges`, and the last
+/// bytes (up to 4 KiB) of each range read back from it equal `local`'s. A record of more
+/// than 256 ranges is not checked (too scattered): the file starts over.
+async fn remote_part_holds(sess: &SftpSession, part: &str, local: &Arc<File>, ranges: &[(u64, u64)]) -> Result<bool> {
+    const TAIL: u64 = 4096;
+    let end = ranges.iter().map(|r| r.1).max().unwrap_or(0);
+    match sess.try_stat(part).await? {
+        Some(a) if a.is_regular() && a.size.unwrap_or(0) >= end && ranges.len() <= 256 => {}
+        _ => return Ok(false),
+    }
+    let handle = sess.open(part, OpenFlags::READ, FileAttrs::default()).await?;
+    let mut replies = Vec::new();
+    for &(a, b) in ranges.iter().filter(|r| r.0 < r.1) {
+        let len = (b - a).min(TAIL) as u32;
+        let off = b - u64::from(len);
+        let h = handle.0.clone();
+        replies.push((off, len, sess.send(|id| Packet::Read { id, handle: h, offset: off, len }).await?));
+    }
+    let mut same = true;
+    for (off, len, reply) in replies {
+        let got = reply.await?;
+        if !same {
+            continue;
+        }
+        let f = local.clone();
+        let want = tokio::task::spawn_blocking(move || {
+            let mut buf = vec![0u8; len as usize];
+            f.read_exact_at(&mut buf, off).map(|_| buf)
+        })
+        .await
+        .ok()
+        .and_then(|r| r.ok());
+        same = matches!((&got, want), (Packet::Data { data, .. }, Some(w)) if data[..] == w[..]);
+    }
+    let _ = sess.close_handle(&handle, part).await;
+    Ok(same)
 }
 
 
