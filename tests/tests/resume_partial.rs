@@ -73,6 +73,31 @@ fn part_bytes(dir: &Path) -> u64 {
     best
 }
 
+/// `tree/sub/big.bin` (1 GiB, `salt`) and 20 small files beside it.
+fn make_tree_with_big_file(tree: &Path, salt: u8) {
+    std::fs::create_dir_all(tree.join("sub")).unwrap();
+    write_big(&tree.join("sub/big.bin"), BIG, salt);
+    for i in 0..20 {
+        std::fs::write(tree.join(format!("small{i}.txt")), format!("file {i}\n").repeat(i + 1)).unwrap();
+    }
+}
+
+/// Every file of [`make_tree_with_big_file`]'s `src` arrived in `dest` byte for byte.
+fn assert_tree_copied(src: &Path, dest: &Path) {
+    assert!(same_bytes(&src.join("sub/big.bin"), &dest.join("sub/big.bin")));
+    for i in 0..20 {
+        let name = format!("small{i}.txt");
+        assert_eq!(std::fs::read(dest.join(&name)).unwrap(), std::fs::read(src.join(&name)).unwrap());
+    }
+}
+
+/// `src` gets other bytes of the same size and a later modification time.
+fn change_in_place(src: &Path, size: u64, salt: u8) {
+    write_big(src, size, salt);
+    let f = std::fs::File::options().write(true).open(src).unwrap();
+    f.set_modified(SystemTime::now() + Duration::from_secs(60)).unwrap();
+}
+
 struct World {
     sshd: Sshd,
     relay: Relay,
@@ -131,6 +156,14 @@ impl World {
         let o = skiff_env(&self.cfg, &["queue", "resume", "-q"], &self.env());
         assert_ok(&o);
     }
+    /// Both runs together moved less than 1.3× `size` through the relay; `first` is what the
+    /// run before the kill moved.
+    fn assert_resent_little(&self, what: &str, first: u64, size: u64) {
+        let total = self.through_relay();
+        let ratio = total as f64 / size as f64;
+        eprintln!("{what}: {first} bytes through the relay before the kill, {total} in all: {ratio:.2}× the file");
+        assert!(ratio < 1.3, "{what}: {ratio:.2}× the file crossed the relay");
+    }
 }
 
 #[test]
@@ -147,13 +180,7 @@ fn a_killed_single_file_get_resumes_from_its_saved_ranges() {
 
     w.resume();
     assert!(same_bytes(&src, &dest.join("big.bin")), "the resumed file differs from the source");
-    let total = w.through_relay();
-    eprintln!("single file: {first} bytes through the relay before the kill, {total} in all: {:.2}× the file", total as f64 / BIG as f64);
-    assert!(
-        (total as f64) < 1.3 * BIG as f64,
-        "{:.2}× the file crossed the relay ({first} bytes before the kill, {total} in all)",
-        total as f64 / BIG as f64
-    );
+    w.assert_resent_little("single get", first, BIG);
     assert_eq!(part_bytes(&dest), 0, "a temp file was left behind");
 }
 
@@ -161,26 +188,18 @@ fn a_killed_single_file_get_resumes_from_its_saved_ranges() {
 fn a_killed_tree_get_resumes_its_big_file() {
     let w = world();
     let tree = w.sshd.root.join("tree");
-    std::fs::create_dir_all(tree.join("sub")).unwrap();
-    write_big(&tree.join("sub/big.bin"), BIG, 2);
-    for i in 0..20 {
-        std::fs::write(tree.join(format!("small{i}.txt")), format!("file {i}\n").repeat(i + 1)).unwrap();
-    }
+    make_tree_with_big_file(&tree, 2);
     let dest = w.local.path().join("down");
     std::fs::create_dir(&dest).unwrap();
     let child = w.spawn_cp(&["-r", &remote(&w.sshd, &tree), s(&dest)]);
     w.kill_when(child, &dest, BIG / 2);
     assert!(!dest.join("tree/sub/big.bin").exists());
 
+    let first = w.through_relay();
+
     w.resume();
-    assert!(same_bytes(&tree.join("sub/big.bin"), &dest.join("tree/sub/big.bin")));
-    for i in 0..20 {
-        let name = format!("small{i}.txt");
-        assert_eq!(std::fs::read(dest.join("tree").join(&name)).unwrap(), std::fs::read(tree.join(&name)).unwrap());
-    }
-    let total = w.through_relay();
-    eprintln!("tree: {total} bytes through the relay in both runs: {:.2}× the big file", total as f64 / BIG as f64);
-    assert!((total as f64) < 1.3 * BIG as f64, "{:.2}× the file crossed the relay", total as f64 / BIG as f64);
+    assert_tree_copied(&tree, &dest.join("tree"));
+    w.assert_resent_little("tree get", first, BIG);
     assert_eq!(part_bytes(&dest), 0, "a temp file was left behind");
 }
 
@@ -195,11 +214,7 @@ fn a_source_changed_since_the_kill_is_fetched_whole_not_stitched() {
     let child = w.spawn_cp(&[&remote(&w.sshd, &src), s(&dest)]);
     w.kill_when(child, &dest, size / 2);
 
-    // Same size, other bytes, another modification time.
-    write_big(&src, size, 4);
-    let f = std::fs::File::options().write(true).open(&src).unwrap();
-    f.set_modified(SystemTime::now() + Duration::from_secs(60)).unwrap();
-    drop(f);
+    change_in_place(&src, size, 4);
     let before = w.through_relay();
 
     w.resume();
@@ -223,9 +238,7 @@ fn a_killed_single_file_put_resumes_from_its_acknowledged_ranges() {
 
     w.resume();
     assert!(same_bytes(&src, &dest.join("big.bin")), "the resumed upload differs from the source");
-    let total = w.through_relay();
-    eprintln!("single put: {first} bytes through the relay before the kill, {total} in all: {:.2}× the file", total as f64 / BIG as f64);
-    assert!((total as f64) < 1.3 * BIG as f64, "{:.2}× the file crossed the relay", total as f64 / BIG as f64);
+    w.assert_resent_little("single put", first, BIG);
     assert_eq!(part_bytes(&dest), 0, "a temp file was left behind");
 }
 
@@ -233,26 +246,18 @@ fn a_killed_single_file_put_resumes_from_its_acknowledged_ranges() {
 fn a_killed_tree_put_resumes_its_big_file_and_a_changed_one_starts_over() {
     let w = world();
     let tree = w.local.path().join("tree");
-    std::fs::create_dir_all(tree.join("sub")).unwrap();
-    write_big(&tree.join("sub/big.bin"), BIG, 6);
-    for i in 0..20 {
-        std::fs::write(tree.join(format!("small{i}.txt")), format!("file {i}\n").repeat(i + 1)).unwrap();
-    }
+    make_tree_with_big_file(&tree, 6);
     let dest = w.sshd.root.join("up");
     std::fs::create_dir(&dest).unwrap();
     let child = w.spawn_cp(&["-r", s(&tree), &remote(&w.sshd, &dest)]);
     w.kill_when(child, &dest, BIG / 2);
     assert!(!dest.join("tree/sub/big.bin").exists());
 
+    let first = w.through_relay();
+
     w.resume();
-    assert!(same_bytes(&tree.join("sub/big.bin"), &dest.join("tree/sub/big.bin")));
-    for i in 0..20 {
-        let name = format!("small{i}.txt");
-        assert_eq!(std::fs::read(dest.join("tree").join(&name)).unwrap(), std::fs::read(tree.join(&name)).unwrap());
-    }
-    let total = w.through_relay();
-    eprintln!("tree put: {total} bytes through the relay in both runs: {:.2}× the big file", total as f64 / BIG as f64);
-    assert!((total as f64) < 1.3 * BIG as f64, "{:.2}× the file crossed the relay", total as f64 / BIG as f64);
+    assert_tree_copied(&tree, &dest.join("tree"));
+    w.assert_resent_little("tree put", first, BIG);
     assert_eq!(part_bytes(&dest), 0, "a temp file was left behind");
 
     // A second job: killed halfway, the local file changes, the resume sends it whole.
@@ -261,10 +266,7 @@ fn a_killed_tree_put_resumes_its_big_file_and_a_changed_one_starts_over() {
     write_big(&src, size, 7);
     let child = w.spawn_cp(&[s(&src), &remote(&w.sshd, &dest)]);
     w.kill_when(child, &dest, size / 2);
-    write_big(&src, size, 8);
-    let f = std::fs::File::options().write(true).open(&src).unwrap();
-    f.set_modified(SystemTime::now() + Duration::from_secs(60)).unwrap();
-    drop(f);
+    change_in_place(&src, size, 8);
     w.resume();
     assert!(same_bytes(&src, &dest.join("other.bin")), "old and new bytes were stitched together");
 }

@@ -44,6 +44,17 @@ pub struct PartialRecord {
     pub ranges: Vec<(u64, u64)>,
 }
 
+impl PartialRecord {
+    /// The saved ranges as a set.
+    pub fn done(&self) -> RangeSet {
+        let mut done = RangeSet::new();
+        for &(a, b) in self.ranges.iter().filter(|r| r.0 < r.1) {
+            done.insert(a..b);
+        }
+        done
+    }
+}
+
 /// Where partial downloads are kept between runs, per job, by a key naming the file (its
 /// path relative to the job's root). Calls block (a database): call them off the runtime.
 pub trait PartialStore: Send + Sync + 'static {
@@ -73,12 +84,7 @@ impl Partials {
         let same_source = rec.source_size == source.size && rec.source_mtime == source.mtime;
         match ours {
             Some(temp) if same_source && !rec.ranges.is_empty() => {
-                let mut done = RangeSet::new();
-                for &(a, b) in &rec.ranges {
-                    if a < b {
-                        done.insert(a..b);
-                    }
-                }
+                let done = rec.done();
                 tracing::info!(key, bytes = done.len(), "taking up a partial download");
                 Some((temp, done))
             }

@@ -218,12 +218,7 @@ pub(super) async fn take_up_upload(partials: &Partials, key: &str, sess: &SftpSe
         forget_partial(partials, key).await;
         return None;
     }
-    let mut done = RangeSet::new();
-    for &(a, b) in &rec.ranges {
-        if a < b {
-            done.insert(a..b);
-        }
-    }
+    let done = rec.done();
     tracing::info!(key, bytes = done.len(), "taking up a partial upload");
     Some(done)
 }
