@@ -684,6 +684,8 @@ mod tests {
             user: Some("u".into()),
             port: Some(22),
             ssh_config: None,
+            profile_id: None,
+            overrides: Default::default(),
             local_path: "/l/a.txt".into(),
             remote_path: "/r/a.txt".into(),
             recursive: false,

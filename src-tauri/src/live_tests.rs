@@ -9,17 +9,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use skiff_engine::sandbox::Sandbox;
-use skiff_engine::scheduler::{self, Scheduler};
+use skiff_engine::engine::{Copy, Reach};
 use skiff_engine::store::profiles::Profiles;
 use skiff_engine::store::secrets::Secrets;
-use skiff_engine::store::{Direction, JobSpec, JobState, OverwritePolicy, Queue};
+use skiff_engine::store::{Direction, JobState, Queue};
 use tauri::ipc::{Channel, InvokeResponseBody};
 
 use crate::events::{forward, EventHub, UiSink};
 use crate::ipc::{ConnectionState, ListingChunk, Settings, UiEvent};
 use crate::prompter::{KnownSecrets, Mode, PromptBroker, PromptContext};
-use crate::sessions::{log_in, Reach, Session, Sessions};
-use crate::state::AppRunner;
+use crate::sessions::{log_in, Session, Sessions};
 
 #[derive(Clone, Default)]
 struct Events(Arc<Mutex<Vec<UiEvent>>>);
@@ -152,37 +151,18 @@ async fn log_in_list_reconnect_and_run_a_job_against_the_sandbox() {
     // A queued download finds the saved host from its spec (host, port, user) and runs.
     let queue = Arc::new(Queue::open(&tmp.path().join("queue.sqlite3")).unwrap());
     let settings = Arc::new(Mutex::new(Settings::default()));
-    let runner = Arc::new(AppRunner::new(
-        crate::state::connect_for(ctx.clone(), profiles.clone()),
-        settings,
-    ));
-    let (sched, _task) = Scheduler::start(
-        queue,
-        runner,
-        scheduler::Config {
-            can_ask: true,
-            ..scheduler::Config::default()
-        },
-    )
-    .unwrap();
+    let (engine, _task) =
+        crate::state::start_engine(queue, profiles.clone(), ctx.clone(), settings).unwrap();
+    let sched = engine.scheduler().clone();
     let dest = tmp.path().join("down");
     std::fs::create_dir(&dest).unwrap();
-    let mut spec = JobSpec {
-        direction: Direction::Download,
-        host: String::new(),
-        user: None,
-        port: None,
-        ssh_config: None,
-        local_path: dest.join("README.txt"),
-        remote_path: format!("{root}/README.txt"),
-        recursive: false,
-        overwrite: OverwritePolicy::Overwrite,
-        preserve_mtime: true,
-        preserve_permissions: true,
-        speed_limit: None,
-    };
-    reach.fill_spec(&mut spec);
-    let job = sched.add(&spec, 0).unwrap();
+    let copy = Copy::new(
+        Direction::Download,
+        dest.join("README.txt"),
+        format!("{root}/README.txt"),
+        false,
+    );
+    let job = engine.enqueue(&reach, &[copy]).unwrap()[0];
     tokio::time::timeout(Duration::from_secs(30), sched.idle())
         .await
         .expect("the job ends");
@@ -263,10 +243,13 @@ async fn host_keys_unknown_are_asked_and_changed_ones_refused() {
         ),
     )
     .unwrap();
-    let reach = Reach::Quick {
-        address: crate::sessions::parse_quick("sandbox").unwrap(),
+    let reach = Reach::Address(skiff_engine::engine::Address {
         ssh_config: Some(config),
-    };
+        ..skiff_engine::engine::Address {
+            host: "sandbox".into(),
+            ..Default::default()
+        }
+    });
     let (conn, _sftp, _) = log_in(&ctx, &reach, Mode::Connect)
         .await
         .expect("login after trusting the key");

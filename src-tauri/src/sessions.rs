@@ -2,23 +2,20 @@
 //! server, by session id, plus how to reach a server again (to reconnect once when a pane's
 //! request finds the connection dropped, and to let queued jobs find the saved host).
 //!
-//! Owns: parsing quick-connect addresses, turning a profile or an address into engine
-//! [`ConnectOptions`], logging in (with the window as prompter), the session table, and each
+//! Owns: parsing quick-connect addresses, logging in (with the window as prompter), the session table, and each
 //! session's watcher (which notices a connection that drops while idle and reconnects in the
 //! background with backoff). Transfers never run here: they open their own connections
 //! through the scheduler.
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use skiff_engine::sftp::{InFlightBudget, SftpSession};
-use skiff_engine::ssh::{ConnectOptions, Connection, Prompter, SshConfig};
-use skiff_engine::store::profiles::{connect_options_for, Profile};
-use skiff_engine::store::JobSpec;
+use skiff_engine::engine::{Address, Reach};
+use skiff_engine::ssh::{ConnectOptions, Connection};
 use skiff_engine::{Error, ErrorKind, Result};
 
 use crate::errors::AppResult;
@@ -113,92 +110,18 @@ pub fn parse_quick(address: &str) -> std::result::Result<QuickAddress, String> {
     })
 }
 
-/// The ssh_config file quick connections and jobs without a profile resolve through:
-/// `$SKIFF_SSH_CONFIG` when set, else `~/.ssh/config`.
-pub fn ssh_config_path() -> Option<PathBuf> {
-    std::env::var_os("SKIFF_SSH_CONFIG")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
+impl QuickAddress {
+    /// The address as the engine reaches it: through the default ssh_config, no overrides.
+    pub fn reach(&self) -> Reach {
+        Reach::Address(Address { host: self.host.clone(), user: self.user.clone(), port: self.port, ..Address::default() })
+    }
 }
 
-fn load_ssh_config(path: Option<&PathBuf>) -> Result<SshConfig> {
-    match path {
-        Some(p) => SshConfig::load(p),
-        None => SshConfig::load_default(),
-    }
-    .map_err(|e| {
-        Error::new(ErrorKind::Config, "read ssh config", e.to_string())
-            .hint("fix the ssh_config file")
-    })
-}
-
-/// How to reach a server again.
-#[derive(Debug, Clone)]
-pub enum Reach {
-    Profile(Profile),
-    Quick {
-        address: QuickAddress,
-        ssh_config: Option<PathBuf>,
-    },
-}
-
-impl Reach {
-    /// Connection settings, resolved through ssh_config (and the profile).
-    pub fn options(&self, prompter: Arc<dyn Prompter>) -> Result<ConnectOptions> {
-        match self {
-            Reach::Profile(p) => connect_options_for(p, prompter),
-            Reach::Quick {
-                address,
-                ssh_config,
-            } => {
-                let config = load_ssh_config(ssh_config.as_ref())?;
-                let mut hc = config.resolve(&address.host);
-                if let Some(u) = &address.user {
-                    hc.user = u.clone();
-                }
-                if let Some(p) = address.port {
-                    hc.port = p;
-                }
-                Ok(ConnectOptions::new(hc, prompter, Arc::new(config)))
-            }
-        }
-    }
-
-    pub fn profile_id(&self) -> Option<String> {
-        match self {
-            Reach::Profile(p) => Some(p.id.clone()),
-            Reach::Quick { .. } => None,
-        }
-    }
-
-    /// Who logs in where, for the prompter: `opts`' account is the target's.
-    pub fn login_for(&self, opts: &ConnectOptions) -> LoginFor {
-        LoginFor {
-            target: opts.account(),
-            saved: self.profile_id().is_some(),
-        }
-    }
-
-    /// A job's spec fields that lead back here: the profile's host, user and port (the
-    /// runner finds the saved host by them), or the quick address as typed.
-    pub fn fill_spec(&self, spec: &mut JobSpec) {
-        match self {
-            Reach::Profile(p) => {
-                spec.host = p.host.clone();
-                spec.user = Some(p.user.clone());
-                spec.port = Some(p.port);
-                spec.ssh_config = None;
-            }
-            Reach::Quick {
-                address,
-                ssh_config,
-            } => {
-                spec.host = address.host.clone();
-                spec.user = address.user.clone();
-                spec.port = address.port;
-                spec.ssh_config = ssh_config.clone();
-            }
-        }
+/// Who logs in where, for the prompter: `opts`' account is the target's.
+pub fn login_for(reach: &Reach, opts: &ConnectOptions) -> LoginFor {
+    LoginFor {
+        target: opts.account(),
+        saved: reach.profile_id().is_some(),
     }
 }
 
@@ -209,8 +132,8 @@ pub fn login_options(
     reach: &Reach,
     mode: Mode,
 ) -> Result<(ConnectOptions, Arc<GuiPrompter>)> {
-    let probe = reach.options(Arc::new(skiff_engine::ssh::NoPrompter))?;
-    let login = reach.login_for(&probe);
+    let probe = reach.connect_options(Arc::new(skiff_engine::ssh::NoPrompter))?;
+    let login = login_for(reach, &probe);
     let prompter = GuiPrompter::new(ctx.clone(), mode, login);
     let opts = ConnectOptions {
         prompter: prompter.clone(),
@@ -234,7 +157,7 @@ pub async fn log_in(
     for (account, kind, s) in prompter.given() {
         ctx.known.set(&account, kind, s);
     }
-    if reach.login_for(&opts).saved {
+    if reach.profile_id().is_some() {
         for t in prompter.typed().into_iter().filter(|t| t.remember) {
             let secrets = ctx.secrets.clone();
             match tokio::task::spawn_blocking(move || secrets.set(&t.account, t.kind, &t.value)).await {
@@ -510,7 +433,7 @@ impl Sessions {
         let info = SessionInfo {
             session_id: id.clone(),
             label,
-            profile_id: reach.profile_id(),
+            profile_id: reach.profile_id().map(str::to_string),
             start_path,
         };
         let session = Arc::new(Session {

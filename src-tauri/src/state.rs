@@ -1,31 +1,30 @@
 //! [`AppState`]: what the commands share, built once at startup: the event hub and its
 //! forwarding task, the prompts, saved hosts and keyring, settings (`settings.json` beside
-//! the saved hosts), the scheduler over the persisted queue (with a runner that finds a job's
-//! saved host again), the live sessions, the local folder watcher and the sandbox.
+//! the saved hosts), the engine (the persisted queue and its scheduler, each job connecting
+//! through the saved host or address it was queued with), the live sessions, the local
+//! folder watcher and the sandbox.
 //!
 //! Owns the startup order and the settings file; everything else it only holds.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use futures::future::BoxFuture;
+use skiff_engine::engine::{default_ssh_config, EngineConfig, Logins, Reach, Tuning};
 use skiff_engine::sandbox::Sandbox;
-use skiff_engine::scheduler::{
-    self, ConnectFor, JobContext, JobReport, JobRunner, Scheduler, Scope, SftpJobRunner,
-};
-use skiff_engine::ssh::ConnectOptions;
-use skiff_engine::store::profiles::{Profile, Profiles};
+use skiff_engine::scheduler::{self, Scope};
+use skiff_engine::ssh::{ConnectOptions, Prompter};
 use skiff_engine::store::owner_only;
+use skiff_engine::store::profiles::Profiles;
 use skiff_engine::store::secrets::Secrets;
-use skiff_engine::store::{JobRecord, JobSpec, Queue};
+use skiff_engine::store::Queue;
 use skiff_engine::transfer::{TransferOptions, TreeOptions};
 use skiff_engine::watch::LocalWatcher;
-use skiff_engine::{Error, ErrorKind, Result};
+use skiff_engine::{Engine, Error, ErrorKind, Result};
 
 use crate::events::{self, EventHub};
 use crate::ipc::{QueueTrouble, Settings};
-use crate::prompter::{KnownSecrets, Mode, PromptBroker, PromptContext};
-use crate::sessions::{self, QuickAddress, Reach, Sessions};
+use crate::prompter::{GuiPrompter, KnownSecrets, Mode, PromptBroker, PromptContext};
+use crate::sessions::{self, Sessions};
 
 /// The settings file, in the saved hosts' folder.
 pub const SETTINGS_FILE: &str = "settings.json";
@@ -35,7 +34,7 @@ pub struct AppState {
     pub profiles: Arc<Profiles>,
     pub settings: Arc<Mutex<Settings>>,
     pub settings_path: PathBuf,
-    pub scheduler: Scheduler,
+    pub engine: Engine,
     pub sessions: Sessions,
     pub watcher: Mutex<Option<LocalWatcher>>,
     pub sandbox: Arc<Mutex<Option<Sandbox>>>,
@@ -78,26 +77,15 @@ impl AppState {
         };
 
         let (queue, queue_trouble) = open_queue(&Queue::default_path())?;
-        let runner = Arc::new(AppRunner::new(
-            connect_for(prompts.clone(), profiles.clone()),
-            settings.clone(),
-        ));
-        let speed_limit = lock(&settings).speed_limit;
-        let config = scheduler::Config {
-            can_ask: true,
-            speed_limit,
-            scope: Scope::All,
-            ..scheduler::Config::default()
-        };
-        let (scheduler, _task) = Scheduler::start(queue, runner, config)?;
-        events::pump_scheduler(hub, scheduler.clone());
+        let (engine, _task) = start_engine(queue, profiles.clone(), prompts.clone(), settings.clone())?;
+        events::pump_scheduler(hub, engine.scheduler().clone());
 
         Ok(AppState {
             prompts,
             profiles,
             settings,
             settings_path,
-            scheduler,
+            engine,
             sessions: Sessions::default(),
             watcher: Mutex::new(None),
             sandbox: Arc::new(Mutex::new(None)),
@@ -117,7 +105,7 @@ impl AppState {
         if let Some(mut sandbox) = lock(&self.sandbox).take() {
             sandbox.stop();
         }
-        self.scheduler.shutdown();
+        self.engine.scheduler().shutdown();
     }
 }
 
@@ -232,69 +220,54 @@ pub fn sanitize(mut s: Settings) -> Settings {
     s
 }
 
-/// The saved host a job was queued from: same host, port and user.
-pub fn profile_for_spec(profiles: &[Profile], spec: &JobSpec) -> Option<Profile> {
-    profiles
-        .iter()
-        .find(|p| {
-            p.host == spec.host
-                && spec.port == Some(p.port)
-                && spec.user.as_deref() == Some(p.user.as_str())
-        })
-        .cloned()
-}
-
-/// How jobs reach their host: the saved host they came from (with its keyring secrets),
-/// else the address resolved through ssh_config; the window answers any question.
-pub(crate) fn connect_for(prompts: PromptContext, profiles: Arc<Profiles>) -> ConnectFor {
-    Arc::new(move |spec: &JobSpec| -> Result<ConnectOptions> {
-        let saved = profiles
-            .list()
-            .map(|all| profile_for_spec(&all, spec))
-            .unwrap_or_else(|e| {
-                tracing::warn!("{e}");
-                None
-            });
-        let reach = match saved {
-            Some(p) => Reach::Profile(p),
-            None => Reach::Quick {
-                address: QuickAddress {
-                    user: spec.user.clone(),
-                    host: spec.host.clone(),
-                    port: spec.port,
-                },
-                ssh_config: spec.ssh_config.clone().or_else(sessions::ssh_config_path),
-            },
-        };
-        Ok(sessions::login_options(&prompts, &reach, Mode::Reuse)?.0)
-    })
-}
-
-/// The engine's [`SftpJobRunner`] with the files-in-flight setting as it is when a job
-/// starts (so a change applies to the next job without a restart).
-pub(crate) struct AppRunner {
-    connect: ConnectFor,
+/// The engine over `queue`: jobs connect through the saved hosts in `profiles` (or their
+/// address) and the window's prompts; each job run takes the files-in-flight setting as it
+/// is when the job starts (so a change applies to the next job without a restart).
+pub(crate) fn start_engine(
+    queue: Arc<Queue>,
+    profiles: Arc<Profiles>,
+    prompts: PromptContext,
     settings: Arc<Mutex<Settings>>,
-}
-
-impl AppRunner {
-    pub(crate) fn new(connect: ConnectFor, settings: Arc<Mutex<Settings>>) -> AppRunner {
-        AppRunner { connect, settings }
-    }
-}
-
-impl JobRunner for AppRunner {
-    fn run(&self, job: JobRecord, ctx: JobContext) -> BoxFuture<'static, Result<JobReport>> {
-        let files_in_flight = lock(&self.settings).files_in_flight.max(1) as usize;
-        let runner = SftpJobRunner {
-            connect: self.connect.clone(),
-            transfer: TransferOptions::default(),
-            tree: TreeOptions {
+) -> Result<(Engine, tokio::task::JoinHandle<()>)> {
+    let speed_limit = lock(&settings).speed_limit;
+    let tuning: Tuning = Arc::new(move || {
+        let files_in_flight = lock(&settings).files_in_flight.max(1) as usize;
+        (
+            TransferOptions::default(),
+            TreeOptions {
                 files_in_flight,
                 ..TreeOptions::default()
             },
-        };
-        runner.run(job, ctx)
+        )
+    });
+    Engine::start(EngineConfig {
+        queue,
+        profiles: Some(profiles),
+        ssh_config: default_ssh_config(),
+        logins: Arc::new(WindowLogins { prompts }),
+        scheduler: scheduler::Config {
+            can_ask: true,
+            speed_limit,
+            scope: Scope::All,
+            ..scheduler::Config::default()
+        },
+        tuning,
+    })
+}
+
+/// The window's logins: its prompt dialogs, with the secrets given during this run and
+/// the keyring's.
+struct WindowLogins {
+    prompts: PromptContext,
+}
+
+impl Logins for WindowLogins {
+    fn prompter(&self, reach: &Reach, resolved: &ConnectOptions) -> Arc<dyn Prompter> {
+        GuiPrompter::new(
+            self.prompts.clone(),
+            Mode::Reuse,
+            sessions::login_for(reach, resolved),
+        )
     }
 }
 

@@ -257,6 +257,8 @@ async fn single_files_ask_and_honour_the_answer() {
         user: None,
         port: None,
         ssh_config: None,
+        profile_id: None,
+        overrides: Default::default(),
         local_path: local.to_path_buf(),
         remote_path: remote.display().to_string(),
         recursive: false,

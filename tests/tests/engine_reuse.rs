@@ -45,6 +45,8 @@ fn spec(direction: Direction, local: &Path, remote: &str) -> JobSpec {
         user: None,
         port: None,
         ssh_config: None,
+        profile_id: None,
+        overrides: Default::default(),
         local_path: local.to_path_buf(),
         remote_path: remote.into(),
         recursive: false,

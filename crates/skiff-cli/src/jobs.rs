@@ -6,14 +6,15 @@
 //! half a second.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use skiff_engine::scheduler::{self, ConnectFor, Limits, Outcome, Scheduler, Scope, SftpJobRunner};
-use skiff_engine::store::{Direction, JobId, JobRecord, JobSpec, JobState, OverwritePolicy, Queue};
+use skiff_engine::engine::{default_ssh_config, Copy, EngineConfig, Reach};
+use skiff_engine::scheduler::{self, Limits, Outcome, Scheduler, Scope};
+use skiff_engine::store::profiles::Profiles;
+use skiff_engine::store::{Direction, JobId, JobRecord, JobState, Queue};
 use skiff_engine::transfer::{TransferOptions, TreeOptions};
-use skiff_engine::{text, Error, ErrorKind, Result};
+use skiff_engine::{text, Engine, Error, ErrorKind, Result};
 
 use crate::transfer_cmd::Display;
 
@@ -33,24 +34,6 @@ pub fn open_queue() -> Arc<Queue> {
     }
 }
 
-/// A new job's spec.
-pub fn job_spec(direction: Direction, conn: &crate::ConnArgs, user: Option<&str>, host: &str, local: &Path, remote: &str, recursive: bool) -> JobSpec {
-    JobSpec {
-        direction,
-        host: host.to_string(),
-        user: user.map(str::to_string),
-        port: conn.port,
-        ssh_config: conn.config.clone(),
-        local_path: local.to_path_buf(),
-        remote_path: remote.to_string(),
-        recursive,
-        overwrite: OverwritePolicy::Overwrite,
-        preserve_mtime: true,
-        preserve_permissions: true,
-        speed_limit: None,
-    }
-}
-
 /// What a run of jobs moved.
 #[derive(Debug, Default)]
 pub struct Totals {
@@ -65,34 +48,44 @@ fn cli_config(scope: Scope) -> scheduler::Config {
     scheduler::Config { limits: Limits { max_retries: 0, ..Limits::default() }, scope, can_ask: false, ..scheduler::Config::default() }
 }
 
-/// Queue `specs` and run exactly those jobs; `Err` with the first failure (every failed
-/// entry is printed first).
-pub async fn run_new_jobs(specs: Vec<JobSpec>, connect: ConnectFor, topts: &TransferOptions, tree: TreeOptions, display: &Display) -> Result<Totals> {
-    let queue = open_queue();
-    let runner = Arc::new(SftpJobRunner { connect, transfer: topts.clone(), tree });
-    let (sched, task) = Scheduler::start(queue, runner, cli_config(Scope::Only(Default::default())))?;
-    let mut ids = Vec::new();
-    for spec in &specs {
-        ids.push(sched.add(spec, 0)?);
-    }
-    let result = finish(&sched, &ids, display).await;
-    sched.shutdown();
+/// An engine for this run: the terminal as prompter, `topts` and `tree` for every job, and
+/// the saved hosts (when the config folder exists) for jobs the window queued from one.
+fn start_engine(queue: Arc<Queue>, scope: Scope, topts: TransferOptions, tree: TreeOptions) -> Result<(Engine, tokio::task::JoinHandle<()>)> {
+    let dir = Profiles::default_dir();
+    let profiles = dir.is_dir().then(|| Profiles::open(&dir)).transpose().unwrap_or_else(|e| {
+        eprintln!("skiff: warning: saved hosts are not available: {e}");
+        None
+    });
+    Engine::start(EngineConfig {
+        queue,
+        profiles: profiles.map(Arc::new),
+        ssh_config: default_ssh_config(),
+        logins: Arc::new(crate::TerminalLogins),
+        scheduler: cli_config(scope),
+        tuning: Arc::new(move || (topts.clone(), tree.clone())),
+    })
+}
+
+/// Queue `copies` over `reach` and run exactly those jobs; `Err` with the first failure
+/// (every failed entry is printed first).
+pub async fn run_new_jobs(reach: &Reach, copies: &[Copy], topts: &TransferOptions, tree: TreeOptions, display: &Display) -> Result<Totals> {
+    let (engine, task) = start_engine(open_queue(), Scope::Only(Default::default()), topts.clone(), tree)?;
+    let ids = engine.enqueue(reach, copies)?;
+    let result = finish(engine.scheduler(), &ids, display).await;
+    engine.scheduler().shutdown();
     let _ = task.await;
     result
 }
 
-/// Run every unfinished job in the queue.
+/// Run every unfinished job in the queue, each connecting the way it was queued (by the
+/// command line or the window).
 async fn resume_all(queue: Arc<Queue>, display: &Display) -> Result<Totals> {
-    let connect: ConnectFor = Arc::new(|spec: &JobSpec| {
-        let conn = crate::ConnArgs { port: spec.port, config: spec.ssh_config.clone(), identity: vec![], options: vec![], accept_new: false };
-        conn.connect_options(spec.user.as_deref(), &spec.host)
-    });
     let topts = TransferOptions::default();
-    let runner = Arc::new(SftpJobRunner { connect, tree: crate::transfer_cmd::tree_options(&topts), transfer: topts });
-    let (sched, task) = Scheduler::start(queue.clone(), runner, cli_config(Scope::All))?;
+    let tree = crate::transfer_cmd::tree_options(&topts);
+    let (engine, task) = start_engine(queue.clone(), Scope::All, topts, tree)?;
     let ids: Vec<JobId> = queue.list().map_err(store_error)?.iter().filter(|j| !j.state.is_finished()).map(|j| j.id).collect();
-    let result = finish(&sched, &ids, display).await;
-    sched.shutdown();
+    let result = finish(engine.scheduler(), &ids, display).await;
+    engine.scheduler().shutdown();
     let _ = task.await;
     result
 }

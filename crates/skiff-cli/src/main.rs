@@ -21,7 +21,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
-use skiff_engine::ssh::{Account, ConnectOptions, HostConfig, SshConfig, StrictHostKeyChecking};
+use skiff_engine::engine::{default_ssh_config, Address, Connector, Logins, Reach};
+use skiff_engine::ssh::{ConnectOptions, Overrides, Prompter};
 use skiff_engine::{Error, ErrorKind};
 
 /// The environment variables, for `--help`.
@@ -202,79 +203,31 @@ pub fn exit_code(e: &Error) -> u8 {
 }
 
 impl ConnArgs {
-    /// Resolve `host` (with optional `user@`) through ssh_config and the command-line overrides.
-    pub fn connect_options(&self, user: Option<&str>, host: &str) -> Result<ConnectOptions, Error> {
-        let config = match &self.config {
-            Some(p) => SshConfig::load(p),
-            None => SshConfig::load_default(),
-        }
-        .map_err(|e| Error::new(ErrorKind::Config, "read ssh config", e.to_string()).hint("fix the ssh_config file"))?;
-        let mut hc: HostConfig = config.resolve(host);
-        if let Some(u) = user {
-            hc.user = u.to_string();
-        }
-        for o in &self.options {
-            apply_option(&mut hc, o)?;
-        }
-        if let Some(p) = self.port {
-            hc.port = p;
-        }
-        if !self.identity.is_empty() {
-            let mut ids = self.identity.clone();
-            if hc.identity_files_explicit {
-                ids.append(&mut hc.identity_files);
-            }
-            hc.identity_files = ids;
-            hc.identity_files_explicit = true;
-        }
-        let prompter = Arc::new(prompt::TerminalPrompter::from_env(Account::new(hc.user.clone(), hc.host_name.clone(), hc.port)));
-        let mut opts = ConnectOptions::new(hc, prompter, Arc::new(config));
-        opts.accept_new = self.accept_new;
-        Ok(opts)
+    /// `[user@]host` with the command line's overrides: how the engine reaches it, and what a
+    /// queued job records (so `skiff queue resume` and the window connect it the same way).
+    pub fn reach(&self, user: Option<&str>, host: &str) -> Reach {
+        Reach::Address(Address {
+            host: host.to_string(),
+            user: user.map(str::to_string),
+            port: self.port,
+            ssh_config: self.config.clone(),
+            overrides: Overrides { identity: self.identity.clone(), options: self.options.clone(), accept_new: self.accept_new },
+        })
     }
 }
 
-fn apply_option(hc: &mut HostConfig, kv: &str) -> Result<(), Error> {
-    let bad = || {
-        Error::new(ErrorKind::Config, "parse -o", format!("cannot use option {kv:?}"))
-            .hint("use KEY=VALUE with User, Port, IdentityFile, IdentitiesOnly, UserKnownHostsFile, StrictHostKeyChecking or ConnectTimeout")
-    };
-    let (k, v) = kv.split_once('=').or_else(|| kv.split_once(' ')).ok_or_else(bad)?;
-    let v = v.trim();
-    match k.trim().to_ascii_lowercase().as_str() {
-        "user" => hc.user = v.to_string(),
-        "port" => hc.port = v.parse().map_err(|_| bad())?,
-        "identityfile" => {
-            if !hc.identity_files_explicit {
-                hc.identity_files.clear();
-            }
-            hc.identity_files.insert(0, expand_tilde(v));
-            hc.identity_files_explicit = true;
-        }
-        "identitiesonly" => hc.identities_only = matches!(v.to_ascii_lowercase().as_str(), "yes" | "true"),
-        "userknownhostsfile" => hc.user_known_hosts_files = v.split_whitespace().map(expand_tilde).collect(),
-        "stricthostkeychecking" => {
-            hc.strict_host_key_checking = match v.to_ascii_lowercase().as_str() {
-                "yes" | "true" => StrictHostKeyChecking::Yes,
-                "no" | "off" | "false" => StrictHostKeyChecking::No,
-                "accept-new" => StrictHostKeyChecking::AcceptNew,
-                "ask" => StrictHostKeyChecking::Ask,
-                _ => return Err(bad()),
-            }
-        }
-        "connecttimeout" => {
-            hc.connect_timeout = Some(std::time::Duration::from_secs(v.parse().map_err(|_| bad())?))
-        }
-        _ => return Err(bad()),
+/// The command line's logins: the terminal asks (`SKIFF_PASSWORD` answers for the target).
+pub struct TerminalLogins;
+
+impl Logins for TerminalLogins {
+    fn prompter(&self, _: &Reach, resolved: &ConnectOptions) -> Arc<dyn Prompter> {
+        Arc::new(prompt::TerminalPrompter::from_env(resolved.account()))
     }
-    Ok(())
 }
 
-fn expand_tilde(p: &str) -> PathBuf {
-    match (p.strip_prefix("~/"), std::env::var_os("HOME")) {
-        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
-        _ => PathBuf::from(p),
-    }
+/// Settings for `reach` with the terminal as prompter.
+pub fn connect_options(reach: &Reach) -> Result<ConnectOptions, Error> {
+    Connector::new(None, default_ssh_config(), Arc::new(TerminalLogins)).options(reach)
 }
 
 fn main() -> ExitCode {

@@ -2,15 +2,14 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use skiff_engine::remote::Location;
 use skiff_engine::sftp::InFlightBudget;
 use skiff_engine::ssh::{ConnectOptions, Connection};
-use skiff_engine::scheduler::{ConnectFor, Scheduler};
-use skiff_engine::store::JobSpec;
+use skiff_engine::engine::Copy;
+use skiff_engine::scheduler::Scheduler;
 use skiff_engine::transfer::{RateLimit, Throttle, TransferOptions, TreeOptions};
 use skiff_engine::{text, Error, ErrorKind, Result};
 
@@ -113,14 +112,21 @@ pub async fn cp(args: CpArgs) -> Result<()> {
     let policy = overwrite_policy(&args)?;
     let display = Display::new(args.quiet);
     let started = Instant::now();
-    let mut specs = Vec::new();
+    let mut copies = Vec::new();
+    let copy = |direction, local: &Path, remote: &str, recursive| Copy {
+        overwrite: policy,
+        preserve_mtime: !args.no_times,
+        preserve_permissions: !args.no_perms,
+        ..Copy::new(direction, absolute(local), remote, recursive)
+    };
 
-    match &dst {
+    let reach = match &dst {
         Location::Remote { user, host, path } => {
             if srcs.iter().any(Location::is_remote) {
                 return Err(usage("copying between two remote hosts is not supported; copy to a local folder first"));
             }
-            let opts = args.conn.connect_options(user.as_deref(), host)?;
+            let reach = args.conn.reach(user.as_deref(), host);
+            let opts = crate::connect_options(&reach)?;
             let remote_dir = if path.is_empty() { "." } else { path.as_str() };
             if srcs.len() > 1 {
                 ensure_remote_dir(&opts, remote_dir).await?;
@@ -134,12 +140,9 @@ pub async fn cp(args: CpArgs) -> Result<()> {
                         .path(local.display().to_string())
                         .hint("use -r to copy a directory"));
                 }
-                let mut spec = jobs::job_spec(Direction::Upload, &args.conn, user.as_deref(), host, &absolute(local), remote_dir, is_dir);
-                spec.overwrite = policy;
-                spec.preserve_mtime = !args.no_times;
-                spec.preserve_permissions = !args.no_perms;
-                specs.push(spec);
+                copies.push(copy(Direction::Upload, local, remote_dir, is_dir));
             }
+            reach
         }
         Location::Local(local_dst) => {
             let mut host_of_all: Option<(Option<String>, String)> = None;
@@ -159,7 +162,8 @@ pub async fn cp(args: CpArgs) -> Result<()> {
                 }
             }
             let (user, host) = host_of_all.ok_or_else(|| usage("no remote source"))?;
-            args.conn.connect_options(user.as_deref(), &host)?;
+            let reach = args.conn.reach(user.as_deref(), &host);
+            crate::connect_options(&reach)?;
             let local_dst = PathBuf::from(local_dst);
             if srcs.len() > 1 && !local_dst.is_dir() {
                 return Err(Error::new(ErrorKind::WrongType, "download", "with several sources the destination must be a directory")
@@ -168,17 +172,12 @@ pub async fn cp(args: CpArgs) -> Result<()> {
             for src in &srcs {
                 let Location::Remote { path, .. } = src else { unreachable!() };
                 let path = if path.is_empty() { "." } else { path.as_str() };
-                let mut spec = jobs::job_spec(Direction::Download, &args.conn, user.as_deref(), &host, &absolute(&local_dst), path, args.recursive);
-                spec.overwrite = policy;
-                spec.preserve_mtime = !args.no_times;
-                spec.preserve_permissions = !args.no_perms;
-                specs.push(spec);
+                copies.push(copy(Direction::Download, &local_dst, path, args.recursive));
             }
+            reach
         }
-    }
-    let conn = args.conn.clone();
-    let connect: ConnectFor = Arc::new(move |spec: &JobSpec| conn.connect_options(spec.user.as_deref(), &spec.host));
-    let totals = jobs::run_new_jobs(specs, connect, &topts, tree_options(&topts), &display).await?;
+    };
+    let totals = jobs::run_new_jobs(&reach, &copies, &topts, tree_options(&topts), &display).await?;
     display.done(totals.files, totals.bytes, started);
     Ok(())
 }
@@ -223,7 +222,7 @@ pub async fn ls(args: LsArgs) -> Result<()> {
         return Err(Error::new(ErrorKind::Config, "ls", format!("{} is not a remote location", args.target))
             .hint("use HOST:PATH, e.g. myserver:/srv"));
     };
-    let opts = args.conn.connect_options(user.as_deref(), &host)?;
+    let opts = crate::connect_options(&args.conn.reach(user.as_deref(), &host))?;
     let path = if path.is_empty() { "." } else { path.as_str() };
     let (conn, sess) = connect_one(&opts).await?;
     let attrs = sess.stat(path).await.map_err(|e| e.op("ls"))?;

@@ -1,6 +1,8 @@
 //! Skiff's engine: everything below the window, with no Tauri in it.
 //!
 //! # Layout
+//! - [`engine`]: [`Engine`], the one object a front end holds: saved hosts, the queue and its
+//!   scheduler, and how each job reaches its server ([`engine::Reach`]).
 //! - [`ssh`]: `~/.ssh/config`, known_hosts, authentication, connections (russh).
 //! - [`sftp`]: the async SFTP client: sessions (reader/writer tasks, request ids), the
 //!   in-flight budget, file-system operations, streaming READDIR.
@@ -24,6 +26,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod browse;
+pub mod engine;
 pub mod error;
 pub mod remote;
 pub mod sandbox;
@@ -35,4 +38,5 @@ pub mod text;
 pub mod transfer;
 pub mod watch;
 
+pub use engine::Engine;
 pub use error::{Error, ErrorKind, Result};

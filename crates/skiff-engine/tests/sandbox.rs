@@ -12,7 +12,8 @@ use skiff_engine::browse::{list_remote, EntryKind};
 use skiff_engine::sandbox::Sandbox;
 use skiff_engine::sftp::InFlightBudget;
 use skiff_engine::ssh::{Connection, NoPrompter};
-use skiff_engine::store::profiles::{connect_options_for, AuthKind, Profiles};
+use skiff_engine::engine::Reach;
+use skiff_engine::store::profiles::{AuthKind, Profiles};
 
 fn need_sshd() {
     assert!(
@@ -38,7 +39,7 @@ async fn sandbox_serves_its_samples_and_stops() {
 
     // NoPrompter rejects unknown host keys and gives no password: success proves the
     // profile's own known_hosts and key were used.
-    let opts = connect_options_for(&profile, Arc::new(NoPrompter)).unwrap();
+    let opts = Reach::Profile(profile.clone()).connect_options(Arc::new(NoPrompter)).unwrap();
     let conn = tokio::time::timeout(Duration::from_secs(30), Connection::connect(&opts))
         .await
         .expect("connect hung")

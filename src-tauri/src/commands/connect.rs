@@ -8,7 +8,8 @@ use tauri::State;
 use crate::errors::AppResult;
 use crate::ipc::{AppError, ConnectTarget, ConnectionState, PromptAnswer, SessionInfo};
 use crate::prompter::Mode;
-use crate::sessions::{self, connection_event, parse_quick, Reach};
+use crate::sessions::{self, connection_event, parse_quick};
+use skiff_engine::engine::Reach;
 use crate::state::AppState;
 
 /// What `target` names: the saved host, or the quick address (resolved through
@@ -28,11 +29,9 @@ async fn reach_of(state: &AppState, target: ConnectTarget) -> AppResult<Reach> {
                 )
             })?)
         }
-        ConnectTarget::Quick { address } => Reach::Quick {
-            address: parse_quick(&address)
-                .map_err(|why| AppError::config(format!("connect {address:?}: {why}")))?,
-            ssh_config: sessions::ssh_config_path(),
-        },
+        ConnectTarget::Quick { address } => parse_quick(&address)
+            .map_err(|why| AppError::config(format!("connect {address:?}: {why}")))?
+            .reach(),
     })
 }
 
@@ -40,7 +39,7 @@ async fn reach_of(state: &AppState, target: ConnectTarget) -> AppResult<Reach> {
 #[tauri::command]
 pub async fn connect(state: State<'_, AppState>, target: ConnectTarget) -> AppResult<SessionInfo> {
     let reach = reach_of(&state, target).await?;
-    let label = reach.options(Arc::new(NoPrompter))?.label();
+    let label = reach.connect_options(Arc::new(NoPrompter))?.label();
     let pending = state.sessions.reserve_id();
     let hub = state.hub();
     hub.emit(connection_event(
@@ -53,7 +52,7 @@ pub async fn connect(state: State<'_, AppState>, target: ConnectTarget) -> AppRe
         let (conn, sftp, label) = sessions::log_in(&state.prompts, &reach, Mode::Connect).await?;
         let wanted = match &reach {
             Reach::Profile(p) => p.remote_start.clone(),
-            Reach::Quick { .. } => None,
+            Reach::Address(_) => None,
         };
         // The saved start folder, resolved (`~`-free, links followed); the login folder when
         // it is unset or gone.

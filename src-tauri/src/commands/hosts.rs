@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use skiff_engine::ssh::{Account, NoPrompter};
-use skiff_engine::store::profiles::{connect_options_for, AuthKind, Profile};
+use skiff_engine::engine::{default_ssh_config, Reach};
+use skiff_engine::store::profiles::{AuthKind, Profile};
 use skiff_engine::store::secrets::{SecretKind, Secrets};
 use tauri::State;
 
@@ -39,7 +40,7 @@ pub fn secret_kind_for_save(auth: &AuthKind) -> SecretKind {
 /// The account a saved host logs in to (its secrets' owner): resolved like a login is;
 /// the profile's own fields when it cannot be resolved (nothing is stored under those).
 pub fn profile_account(p: &Profile) -> Account {
-    match connect_options_for(p, Arc::new(NoPrompter)) {
+    match Reach::Profile(p.clone()).connect_options(Arc::new(NoPrompter)) {
         Ok(o) => o.account(),
         Err(_) => Account::new(p.user.clone(), p.host.clone(), p.port),
     }
@@ -151,7 +152,7 @@ pub async fn host_duplicate(state: State<'_, AppState>, id: String) -> AppResult
 
 /// The ssh_config file imports read: `$SKIFF_SSH_CONFIG`, else `~/.ssh/config`.
 fn import_path() -> PathBuf {
-    crate::sessions::ssh_config_path().unwrap_or_else(|| {
+    default_ssh_config().unwrap_or_else(|| {
         let home = std::env::var_os("HOME")
             .or_else(|| std::env::var_os("USERPROFILE"))
             .unwrap_or_default();

@@ -19,7 +19,7 @@ pub async fn settings_save(state: State<'_, AppState>, settings: Settings) -> Ap
     let path = state.settings_path.clone();
     let to_save = settings.clone();
     blocking("save settings", move || save_settings(&path, &to_save)).await?;
-    state.scheduler.set_speed_limit(settings.speed_limit);
+    state.engine.scheduler().set_speed_limit(settings.speed_limit);
     *lock(&state.settings) = settings;
     Ok(())
 }

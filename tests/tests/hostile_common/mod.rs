@@ -463,6 +463,8 @@ async fn window_spec(opts: &ConnectOptions, alias: &str, job: &Value) -> Result<
         user: None,
         port: None,
         ssh_config: None,
+        profile_id: None,
+        overrides: Default::default(),
         local_path: PathBuf::new(),
         remote_path: String::new(),
         recursive: false,

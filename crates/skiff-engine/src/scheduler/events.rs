@@ -127,6 +127,8 @@ mod tests {
             user: None,
             port: None,
             ssh_config: None,
+            profile_id: None,
+            overrides: Default::default(),
             local_path: format!("/tmp/{name}").into(),
             remote_path: format!("/srv/{name}"),
             recursive: false,

@@ -177,6 +177,8 @@ mod tests {
                 user: None,
                 port: None,
                 ssh_config: None,
+                profile_id: None,
+                overrides: Default::default(),
                 local_path: "/tmp/x".into(),
                 remote_path: "x".into(),
                 recursive: true,

@@ -112,6 +112,8 @@ fn spec(host: &str) -> JobSpec {
         user: None,
         port: None,
         ssh_config: None,
+        profile_id: None,
+        overrides: Default::default(),
         local_path: "/tmp/src".into(),
         remote_path: "dst".into(),
         recursive: true,

@@ -92,7 +92,7 @@ mod tests {
     use crate::sandbox::Sandbox;
     use crate::ssh::prompt::{Account, HostKeyDecision, InteractivePrompt, Prompter, Secret, UnknownHostKey};
     use crate::ssh::{Connection, StrictHostKeyChecking};
-    use crate::store::profiles::connect_options_for;
+    use crate::engine::Reach;
 
     #[tokio::test(start_paused = true)]
     async fn time_waiting_for_a_person_does_not_count_but_the_rest_does() {
@@ -159,7 +159,7 @@ mod tests {
         std::fs::write(&empty, "").unwrap();
         profile.known_hosts = Some(empty);
         let person = Arc::new(SlowPerson { delay: Duration::from_secs(2), asked: AtomicBool::new(false) });
-        let mut opts = connect_options_for(&profile, person.clone()).unwrap();
+        let mut opts = Reach::Profile(profile).connect_options(person.clone()).unwrap();
         opts.host.strict_host_key_checking = StrictHostKeyChecking::Ask;
         opts.connect_timeout = Duration::from_secs(1);
         let conn = Connection::connect(&opts)

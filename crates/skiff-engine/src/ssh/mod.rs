@@ -8,11 +8,13 @@ pub mod config;
 pub mod connect;
 mod deadline;
 pub mod known_hosts;
+pub mod overrides;
 pub mod prompt;
 pub mod reuse;
 
 pub use config::{HostConfig, SshConfig, StrictHostKeyChecking};
 pub use connect::{ConnectOptions, Connection};
+pub use overrides::Overrides;
 pub use known_hosts::{fingerprint, HostKeyStatus, KnownHosts, KnownKey};
 pub use prompt::{Account, FixedPrompter, HostKeyDecision, InteractivePrompt, NoPrompter, Prompter, Secret, UnknownHostKey, Zeroizing};
 pub use reuse::ConnectionCache;

@@ -24,5 +24,5 @@ pub use queue::{
     Direction, JobCounters, JobId, JobRecord, JobSpec, JobState, OverwritePolicy, ParseEnumError,
     Queue, StoreError,
 };
-pub use profiles::{connect_options_for, AuthKind, Profile, Profiles};
+pub use profiles::{AuthKind, Profile, Profiles};
 pub use secrets::{SecretKind, Secrets};

@@ -2,7 +2,7 @@
 //!
 //! This module owns that file's format (`{"version":1,"hosts":[…]}`), its validation and its
 //! atomic replacement (temp file + rename, mode 0600, folder 0700), plus importing hosts from
-//! an `ssh_config` file and turning a profile into [`ConnectOptions`]. It holds no secret:
+//! an `ssh_config` file (`engine::Reach` turns a profile into connection settings). It holds no secret:
 //! passwords and passphrases live in the OS keyring (`store::secrets`), keyed by profile id.
 //! A `hosts.json` that cannot be read or parsed is an error naming the file; it is never
 //! overwritten silently.
@@ -14,12 +14,12 @@
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::ssh::{ConnectOptions, Prompter, SshConfig};
+use crate::ssh::SshConfig;
 
 /// The file, inside [`Profiles::dir`].
 const HOSTS_FILE: &str = "hosts.json";
@@ -362,55 +362,6 @@ fn validate(mut p: Profile) -> Result<Profile> {
     Ok(p)
 }
 
-/// How to connect to `profile`: its host resolved through `~/.ssh/config` (so an alias gets
-/// its HostName, ProxyJump, …), then the profile's port and user; for [`AuthKind::Key`] its
-/// key file is the only identity (no agent), for [`AuthKind::Password`] no key is tried; a
-/// profile's own known_hosts file replaces the usual ones.
-pub fn connect_options_for(profile: &Profile, prompter: Arc<dyn Prompter>) -> Result<ConnectOptions> {
-    let config = SshConfig::load_default().map_err(|e| {
-        Error::new(ErrorKind::Config, "read ssh config", e.to_string())
-            .host(profile.host.clone())
-            .hint("fix ~/.ssh/config (Skiff reads it for host aliases)")
-    })?;
-    let mut hc = config.resolve(profile.host.trim());
-    if profile.port != 0 {
-        hc.port = profile.port;
-    }
-    if !profile.user.trim().is_empty() {
-        hc.user = profile.user.trim().to_string();
-    }
-    match profile.auth {
-        AuthKind::Auto => {}
-        AuthKind::Key => {
-            let key = profile.key_path.as_ref().filter(|k| !k.as_os_str().is_empty()).ok_or_else(|| {
-                Error::new(ErrorKind::Config, "connect", "key authentication is chosen but no key file is set")
-                    .host(profile.host.clone())
-                    .hint("edit the saved host and choose a private key file")
-            })?;
-            hc.identity_files = vec![expand_tilde(key)];
-            hc.identity_files_explicit = true;
-            hc.identities_only = true;
-        }
-        AuthKind::Password => {
-            hc.identity_files.clear();
-            hc.identity_files_explicit = false;
-            hc.identities_only = true;
-        }
-    }
-    if let Some(kh) = profile.known_hosts.as_ref().filter(|k| !k.as_os_str().is_empty()) {
-        hc.user_known_hosts_files = vec![expand_tilde(kh)];
-    }
-    Ok(ConnectOptions::new(hc, prompter, Arc::new(config)))
-}
-
-/// `~/x` → `$HOME/x`.
-fn expand_tilde(p: &Path) -> PathBuf {
-    match (p.strip_prefix("~"), std::env::var_os("HOME").filter(|h| !h.is_empty())) {
-        (Ok(rest), Some(home)) => PathBuf::from(home).join(rest),
-        _ => p.to_path_buf(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -577,25 +528,6 @@ mod tests {
         let e = store.import_ssh_config(&cfg).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Config);
         assert!(e.to_string().contains("ssh_config"), "{e}");
-    }
-
-    #[test]
-    fn connect_options_apply_the_profile() {
-        let p = Profile {
-            auth: AuthKind::Key,
-            key_path: Some("/keys/id".into()),
-            known_hosts: Some("/kh".into()),
-            port: 2200,
-            ..sample("x")
-        };
-        let o = connect_options_for(&p, Arc::new(crate::ssh::NoPrompter)).unwrap();
-        assert_eq!(o.host.port, 2200);
-        assert_eq!(o.host.user, "alice");
-        assert_eq!(o.host.identity_files, vec![PathBuf::from("/keys/id")]);
-        assert!(o.host.identities_only);
-        assert_eq!(o.host.user_known_hosts_files, vec![PathBuf::from("/kh")]);
-        let pw = connect_options_for(&Profile { auth: AuthKind::Password, ..sample("x") }, Arc::new(crate::ssh::NoPrompter)).unwrap();
-        assert!(pw.host.identity_files.is_empty() && pw.host.identities_only);
     }
 
     #[test]

@@ -45,6 +45,7 @@ use rusqlite::{
 use serde::{Deserialize, Serialize};
 
 use super::owner_only;
+use crate::ssh::Overrides;
 use super::runner;
 
 /// A job's id: the SQLite rowid, never reused.
@@ -207,6 +208,11 @@ pub struct JobSpec {
     pub port: Option<u16>,
     /// The `-F` ssh config file used, if any.
     pub ssh_config: Option<PathBuf>,
+    /// The saved host the job was queued from: whichever front end resumes the job connects
+    /// through it (its key, its known_hosts, its keyring secrets). `None`: an address.
+    pub profile_id: Option<String>,
+    /// The `-i`, `-o` and `--accept-new` the job was queued with.
+    pub overrides: Overrides,
     /// Source (upload) or destination (download).
     pub local_path: PathBuf,
     /// Destination (upload) or source (download).
@@ -576,6 +582,12 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (job_id, rel_path)
     ) WITHOUT ROWID;
     ",
+    // 4: how a job connects beyond host, user, port and ssh_config: the saved host it came
+    // from and the command line's connection overrides (JSON, see `ssh::Overrides`).
+    "
+    ALTER TABLE jobs ADD COLUMN profile_id TEXT;
+    ALTER TABLE jobs ADD COLUMN overrides TEXT;
+    ",
 ];
 
 /// The schema version this build writes.
@@ -584,7 +596,8 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 const JOB_COLUMNS: &str = "id, direction, host, user_name, port, ssh_config, local_path, \
     remote_path, recursive, overwrite, preserve_mtime, preserve_permissions, speed_limit, \
     state, priority, position, error, retries, bytes_done, bytes_total, files_done, \
-    files_total, files_failed, created_at, updated_at, finished_at, runner, roots_resolved";
+    files_total, files_failed, created_at, updated_at, finished_at, runner, roots_resolved, \
+    profile_id, overrides";
 
 /// Run order; `id` breaks ties so the order is total even if positions ever collide.
 const RUN_ORDER: &str = "ORDER BY priority DESC, position ASC, id ASC";
@@ -674,6 +687,10 @@ fn job_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<JobRecord> {
             preserve_mtime: row.get(10)?,
             preserve_permissions: row.get(11)?,
             speed_limit: row.get::<_, Option<Count>>(12)?.map(|c| c.0),
+            profile_id: row.get(28)?,
+            overrides: row.get::<_, Option<String>>(29)?.map(|t| serde_json::from_str(&t)).transpose().map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(29, rusqlite::types::Type::Text, Box::new(e))
+            })?.unwrap_or_default(),
         },
         state: row.get(13)?,
         priority: row.get(14)?,
@@ -914,14 +931,15 @@ impl Queue {
             .map(|p| path_value(&self.path, p))
             .transpose()?;
         let local_path = path_value(&self.path, &spec.local_path)?;
+        let overrides = (!spec.overrides.is_empty()).then(|| serde_json::to_string(&spec.overrides).expect("overrides serialize"));
         let t = now();
         self.write(Op::new("add a job"), |tx| {
             tx.prepare_cached(
                 "INSERT INTO jobs (direction, host, user_name, port, ssh_config, local_path, \
                  remote_path, recursive, overwrite, preserve_mtime, preserve_permissions, \
-                 speed_limit, state, priority, position, created_at, updated_at) \
+                 speed_limit, state, priority, position, created_at, updated_at, profile_id, overrides) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
-                 (SELECT COALESCE(MAX(position), 0) + 1 FROM jobs), ?15, ?15)",
+                 (SELECT COALESCE(MAX(position), 0) + 1 FROM jobs), ?15, ?15, ?16, ?17)",
             )?
             .execute(params![
                 spec.direction.as_str(),
@@ -939,6 +957,8 @@ impl Queue {
                 JobState::Queued.as_str(),
                 priority,
                 t,
+                spec.profile_id,
+                overrides,
             ])?;
             Ok(tx.last_insert_rowid())
         })

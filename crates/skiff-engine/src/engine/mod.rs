@@ -1,0 +1,166 @@
+//! [`Engine`]: the one object a front end holds. It owns the saved hosts, the persisted
+//! queue and the scheduler that runs it, and how every job reaches its server
+//! ([`reach`]: a saved host or an address with its overrides, resolved through ssh_config in
+//! one place). A front end brings only what it alone can do: answering a login's questions
+//! ([`Logins`]) and the transfer settings a person chose ([`Tuning`]). The window and the
+//! command line run jobs the same way, so a job queued by one resumes in the other with the
+//! same key, port and known_hosts.
+//!
+//! # Layout
+//! - [`reach`]: [`Reach`], [`Address`]; a stored job back to its way of connecting.
+//! - [`copy`]: [`Copy`], the one place a copy job's spec is made, and the "into this folder"
+//!   rule the window's panes and drag and drop use.
+
+pub mod copy;
+pub mod reach;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use tokio::task::JoinHandle;
+
+use crate::error::Result;
+use crate::scheduler::{self, ConnectFor, JobContext, JobReport, JobRunner, Scheduler, SftpJobRunner};
+use crate::ssh::{ConnectOptions, NoPrompter, Prompter};
+use crate::store::profiles::Profiles;
+use crate::store::{JobId, JobRecord, JobSpec, Queue};
+use crate::transfer::{TransferOptions, TreeOptions};
+
+pub use copy::Copy;
+pub use reach::{default_ssh_config, Address, Reach};
+
+/// How a front end answers what a login asks (passwords, passphrases, unknown host keys).
+pub trait Logins: Send + Sync + 'static {
+    /// The prompter for a connection to `reach`, whose settings (and so whose account) are
+    /// `resolved`.
+    fn prompter(&self, reach: &Reach, resolved: &ConnectOptions) -> Arc<dyn Prompter>;
+}
+
+/// Nobody to ask: keys and agents only; an unknown host key is refused.
+pub struct NoLogins;
+
+impl Logins for NoLogins {
+    fn prompter(&self, _: &Reach, _: &ConnectOptions) -> Arc<dyn Prompter> {
+        Arc::new(NoPrompter)
+    }
+}
+
+/// The transfer settings for the next job run, read when it starts (so a setting changed in
+/// the window applies to the next job without a restart).
+pub type Tuning = Arc<dyn Fn() -> (TransferOptions, TreeOptions) + Send + Sync>;
+
+/// What an engine is made of.
+pub struct EngineConfig {
+    pub queue: Arc<Queue>,
+    /// The saved hosts jobs may name; `None` when they cannot be read (jobs that name one
+    /// then connect by their recorded address).
+    pub profiles: Option<Arc<Profiles>>,
+    /// The ssh_config file for addresses and saved hosts without a `-F` of their own
+    /// (`None`: `~/.ssh/config`); see [`default_ssh_config`].
+    pub ssh_config: Option<PathBuf>,
+    pub logins: Arc<dyn Logins>,
+    pub scheduler: scheduler::Config,
+    pub tuning: Tuning,
+}
+
+/// Turns a way of reaching a server into connection settings with the front end's
+/// prompter: what sessions and every job connect through.
+pub struct Connector {
+    profiles: Option<Arc<Profiles>>,
+    ssh_config: Option<PathBuf>,
+    logins: Arc<dyn Logins>,
+}
+
+impl Connector {
+    pub fn new(profiles: Option<Arc<Profiles>>, ssh_config: Option<PathBuf>, logins: Arc<dyn Logins>) -> Connector {
+        Connector { profiles, ssh_config, logins }
+    }
+
+    /// Settings for `reach`, with the front end's prompter for that account.
+    pub fn options(&self, reach: &Reach) -> Result<ConnectOptions> {
+        let probe = reach.resolve(self.ssh_config.as_deref(), Arc::new(NoPrompter))?;
+        let prompter = self.logins.prompter(reach, &probe);
+        Ok(ConnectOptions { prompter, ..probe })
+    }
+
+    /// Settings for `reach` without anyone to ask (labels, accounts).
+    pub fn probe(&self, reach: &Reach) -> Result<ConnectOptions> {
+        reach.resolve(self.ssh_config.as_deref(), Arc::new(NoPrompter))
+    }
+
+    /// How a stored job reaches its server (see [`Reach::of_job`]).
+    pub fn reach_of(&self, spec: &JobSpec) -> Reach {
+        match &self.profiles {
+            Some(p) => Reach::of_job_in(spec, p),
+            None => Reach::of_job(spec, &[]),
+        }
+    }
+
+    /// Settings for a stored job.
+    pub fn job_options(&self, spec: &JobSpec) -> Result<ConnectOptions> {
+        self.options(&self.reach_of(spec))
+    }
+
+    pub fn ssh_config(&self) -> Option<&Path> {
+        self.ssh_config.as_deref()
+    }
+}
+
+/// The engine: see the module docs.
+#[derive(Clone)]
+pub struct Engine {
+    connector: Arc<Connector>,
+    queue: Arc<Queue>,
+    scheduler: Scheduler,
+}
+
+impl Engine {
+    /// Build the engine and start its scheduler over the queue (which, with
+    /// [`scheduler::Scope::All`], picks up the unfinished jobs of earlier runs). Must run inside
+    /// the async runtime; the handle ends after [`Scheduler::shutdown`].
+    pub fn start(config: EngineConfig) -> Result<(Engine, JoinHandle<()>)> {
+        let connector = Arc::new(Connector::new(config.profiles, config.ssh_config, config.logins));
+        let runner = Arc::new(EngineRunner { connector: connector.clone(), tuning: config.tuning });
+        let (scheduler, task) = Scheduler::start(config.queue.clone(), runner, config.scheduler)?;
+        Ok((Engine { connector, queue: config.queue, scheduler }, task))
+    }
+
+    pub fn scheduler(&self) -> &Scheduler {
+        &self.scheduler
+    }
+
+    pub fn queue(&self) -> &Arc<Queue> {
+        &self.queue
+    }
+
+    pub fn connector(&self) -> &Arc<Connector> {
+        &self.connector
+    }
+
+    /// Settings for `reach`, with the front end's prompter.
+    pub fn connect_options(&self, reach: &Reach) -> Result<ConnectOptions> {
+        self.connector.options(reach)
+    }
+
+    /// Queue `copies` to run over `reach`, in order, at the default priority.
+    pub fn enqueue(&self, reach: &Reach, copies: &[Copy]) -> Result<Vec<JobId>> {
+        copies.iter().map(|c| self.scheduler.add(&c.spec(reach), 0)).collect()
+    }
+}
+
+/// The engine's job runner: the front end's tuning as it is when the job starts, and the
+/// job's own way of connecting.
+struct EngineRunner {
+    connector: Arc<Connector>,
+    tuning: Tuning,
+}
+
+impl JobRunner for EngineRunner {
+    fn run(&self, job: JobRecord, ctx: JobContext) -> BoxFuture<'static, Result<JobReport>> {
+        let (transfer, tree) = (self.tuning)();
+        let connector = self.connector.clone();
+        let connect: ConnectFor = Arc::new(move |spec: &JobSpec| connector.job_options(spec));
+        SftpJobRunner { connect, transfer, tree }.run(job, ctx)
+    }
+}
