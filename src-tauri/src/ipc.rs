@@ -17,11 +17,35 @@ use ts_rs::TS;
 /// the host, the path and the operation, and saying what to do).
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct AppError {
-    /// `network`, `auth`, `hostKeyUnknown`, `hostKeyChanged`, `notFound`, `permissionDenied`,
-    /// `wrongType`, `localIo`, `diskFull`, `remote`, `protocol`, `unsupported`, `config`,
-    /// `cancelled`, `keyring`.
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
+}
+
+/// What kind of failure an [`AppError`] is: one per engine `ErrorKind` (mapped by
+/// `errors::code_of`), plus the two the app crate makes itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum ErrorCode {
+    Network,
+    Auth,
+    HostKeyUnknown,
+    HostKeyChanged,
+    NotFound,
+    PermissionDenied,
+    WrongType,
+    LocalIo,
+    DiskFull,
+    Remote,
+    Protocol,
+    Unsupported,
+    Config,
+    Cancelled,
+    /// The OS keyring failed (to the engine that is local I/O; the window offers to go on
+    /// without saving the secret).
+    Keyring,
+    /// The app itself failed (a background task panicked): not the server's or the disk's
+    /// fault. The window also uses it for a rejection that is not an `AppError`.
+    Internal,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -554,6 +578,7 @@ mod tests {
         }
         let n = export!(
             AppError,
+            ErrorCode,
             AuthMethod,
             HostProfile,
             SaveHost,

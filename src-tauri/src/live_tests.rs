@@ -282,7 +282,7 @@ async fn host_keys_unknown_are_asked_and_changed_ones_refused() {
         .err()
         .expect("a changed key is refused");
     let e = crate::ipc::AppError::from(e);
-    assert_eq!(e.code, "hostKeyChanged");
+    assert_eq!(e.code, crate::ipc::ErrorCode::HostKeyChanged);
     assert!(
         e.message.contains(&known_hosts.display().to_string()) && e.message.contains("line 1"),
         "{}",
@@ -516,7 +516,7 @@ async fn reconnecting_gives_up_with_what_to_do_and_closing_abandons_it() {
     );
     let (_, error) = states_of(&events, &kept.info.session_id).pop().unwrap();
     let error = error.expect("an error with the Disconnected");
-    assert_eq!(error.code, "network", "{}", error.message);
+    assert_eq!(error.code, crate::ipc::ErrorCode::Network, "{}", error.message);
     assert!(
         error.message.contains(&kept.info.label)
             && error.message.contains("press Reconnect")

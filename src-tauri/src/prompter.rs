@@ -112,7 +112,7 @@ impl PromptBroker {
         let id = answer_id(&answer);
         let mut open = lock(&self.open);
         let Some((prompt, _)) = open.get(&id) else {
-            return Err(AppError::new("notFound", format!("answer question {id}: it is no longer open (the connection ended or it timed out) — connect again")));
+            return Err(AppError::not_found(format!("answer question {id}: it is no longer open (the connection ended or it timed out) — connect again")));
         };
         if !answers(prompt, &answer) {
             return Err(AppError::config(format!(
@@ -746,7 +746,7 @@ mod tests {
                 remember: false,
             })
             .unwrap_err();
-        assert_eq!(e.code, "notFound");
+        assert_eq!(e.code, crate::ipc::ErrorCode::NotFound);
         assert!(!format!("{e:?}").contains("typed"));
     }
 }

@@ -21,12 +21,9 @@ async fn reach_of(state: &AppState, target: ConnectTarget) -> AppResult<Reach> {
             let wanted = id.clone();
             let p = super::blocking("find saved host", move || profiles.get(&wanted)).await?;
             Reach::Profile(p.ok_or_else(|| {
-                AppError::new(
-                    "notFound",
-                    format!(
-                        "connect: there is no saved host with id {id:?} — reload the host list"
-                    ),
-                )
+                AppError::not_found(format!(
+                    "connect: there is no saved host with id {id:?} — reload the host list"
+                ))
             })?)
         }
         ConnectTarget::Quick { address } => parse_quick(&address)

@@ -2,6 +2,7 @@
 // `backend()` picks the Tauri implementation inside the app window and the in-memory mock in
 // a plain browser (`npm run dev`) and in unit tests. Only this folder imports @tauri-apps/*.
 import type { AppError } from './bindings/AppError';
+import type { ErrorCode } from './bindings/ErrorCode';
 import type { ConnectTarget } from './bindings/ConnectTarget';
 import type { Enqueue } from './bindings/Enqueue';
 import type { HostProfile } from './bindings/HostProfile';
@@ -28,6 +29,7 @@ export type { Direction } from './bindings/Direction';
 export type { Enqueue } from './bindings/Enqueue';
 export type { Entry } from './bindings/Entry';
 export type { EntryKind } from './bindings/EntryKind';
+export type { ErrorCode } from './bindings/ErrorCode';
 export type { HostKeyChoice } from './bindings/HostKeyChoice';
 export type { HostProfile } from './bindings/HostProfile';
 export type { InteractiveField } from './bindings/InteractiveField';
@@ -99,11 +101,39 @@ export interface Backend {
   sandboxStop(): Promise<void>;
 }
 
-/** Any rejection as `{ code, message }` (Tauri rejects with the command's `AppError`). */
+/** Every code Rust sends (a missing or extra one does not type-check: the generated
+ * `ErrorCode` union is the list). */
+const ERROR_CODES: Record<ErrorCode, true> = {
+  network: true,
+  auth: true,
+  hostKeyUnknown: true,
+  hostKeyChanged: true,
+  notFound: true,
+  permissionDenied: true,
+  wrongType: true,
+  localIo: true,
+  diskFull: true,
+  remote: true,
+  protocol: true,
+  unsupported: true,
+  config: true,
+  cancelled: true,
+  keyring: true,
+  internal: true,
+};
+
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.prototype.hasOwnProperty.call(ERROR_CODES, code);
+}
+
+/**
+ * Any rejection as `{ code, message }`. Tauri rejects with the command's `AppError`; anything
+ * else (a string from Tauri itself, an exception in the window) is `internal`.
+ */
 export function toAppError(e: unknown): AppError {
   if (e && typeof e === 'object' && 'message' in e) {
     const o = e as { code?: unknown; message?: unknown };
-    return { code: typeof o.code === 'string' ? o.code : 'internal', message: String(o.message) };
+    return { code: isErrorCode(o.code) ? o.code : 'internal', message: String(o.message) };
   }
   if (typeof e === 'string') return { code: 'internal', message: e };
   return { code: 'internal', message: 'Something went wrong (no details were given).' };

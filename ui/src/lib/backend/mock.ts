@@ -7,6 +7,7 @@ import type { ConnectTarget } from './bindings/ConnectTarget';
 import type { Enqueue } from './bindings/Enqueue';
 import type { Entry } from './bindings/Entry';
 import type { EntryKind } from './bindings/EntryKind';
+import type { ErrorCode } from './bindings/ErrorCode';
 import type { HostProfile } from './bindings/HostProfile';
 import type { JobAction } from './bindings/JobAction';
 import type { JobProgress } from './bindings/JobProgress';
@@ -63,7 +64,7 @@ function toEntry(n: Node): Entry {
   return { name: n.name, kind: n.kind, linkToDir: !!n.linkToDir, size: n.kind === 'dir' ? 0 : n.size, mtime: n.mtime, mode: n.mode };
 }
 
-function err(code: string, message: string): AppError {
+function err(code: ErrorCode, message: string): AppError {
   return { code, message };
 }
 

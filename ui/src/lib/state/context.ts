@@ -1,4 +1,5 @@
-// The app state travels to components through Svelte context (set once in App.svelte).
+// The app state travels to components through Svelte context (set once in App.svelte);
+// components take the parts they use from it (`const { session, dialogs } = useApp()`).
 import { getContext, setContext } from 'svelte';
 import type { AppState } from './app.svelte';
 

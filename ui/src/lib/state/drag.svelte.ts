@@ -2,7 +2,7 @@
 // unreliable in WebKitGTK while Tauri handles OS drops). A drag starts after the pointer
 // moves a few pixels; the drop target resolves like an OS drop (`dropTarget`).
 import { dropTarget, type DropTarget, type PaneSide } from '../util/drop';
-import type { AppState } from './app.svelte';
+import type { DropHandler } from './ports';
 
 const THRESHOLD_PX = 5;
 
@@ -17,10 +17,10 @@ export class RowDrag {
   suppressClick = false;
   private startX = 0;
   private startY = 0;
-  private readonly app: AppState;
+  private readonly drops: DropHandler;
 
-  constructor(app: AppState) {
-    this.app = app;
+  constructor(drops: DropHandler) {
+    this.drops = drops;
   }
 
   /** Pointer pressed on a row: a drag may follow. */
@@ -45,7 +45,7 @@ export class RowDrag {
     this.active = true;
     this.x = x;
     this.y = y;
-    this.target = dropTarget({ x, y }, this.app.zones());
+    this.target = dropTarget({ x, y }, this.drops.zones());
   }
 
   /** Pointer released: drops onto the other pane if over it. True when a drag happened. */
@@ -53,13 +53,13 @@ export class RowDrag {
     const from = this.from;
     const names = this.names;
     const wasActive = this.active;
-    const target = wasActive ? dropTarget({ x, y }, this.app.zones()) : null;
+    const target = wasActive ? dropTarget({ x, y }, this.drops.zones()) : null;
     this.cancel();
     if (wasActive) {
       this.suppressClick = true;
       setTimeout(() => (this.suppressClick = false), 0);
     }
-    if (from !== null && target && target.side !== from) void this.app.dropRows(from, names, target);
+    if (from !== null && target && target.side !== from) void this.drops.dropRows(from, names, target);
     return wasActive;
   }
 

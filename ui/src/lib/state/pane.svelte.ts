@@ -1,12 +1,12 @@
 // One file pane (local or remote): where it is, what it lists, how it sorts and filters, what
 // is selected, and the file operations on it. Listings stream in chunks: the first rows show
 // before the listing ends.
-import { toAppError, type AppError, type Entry, type Side } from '../backend';
+import { toAppError, type AppError, type Backend, type Entry, type Side } from '../backend';
 import type { DropZone, PaneSide } from '../util/drop';
 import { baseName, isInside, joinPath, parentPath, samePath } from '../util/paths';
 import { clickSelect, emptySelection, moveCursor, pruneSelection, selectAll, type CursorMove, type Modifiers, type Selection } from '../util/selection';
 import { comparator, isFolder, mergeSorted, sortEntries, type SortKey, type SortSpec } from '../util/sort';
-import type { AppState } from './app.svelte';
+import type { Asker, CurrentSession, Reporter, Transferring } from './ports';
 
 /** Rows shown: hidden files (dot files) only when asked, and the quick filter. */
 export function visibleRows(entries: readonly Entry[], filter: string, showHidden: boolean): readonly Entry[] {
@@ -27,6 +27,17 @@ export function invalidName(name: string): string | null {
 export const REFRESH_GAP_MS = 1000;
 /** A burst of requests waits at most this long (after its first) for its refresh. */
 export const REFRESH_MAX_WAIT_MS = 1000;
+
+export type PaneBackend = Pick<Backend, 'listDir' | 'watchLocal' | 'makeDir' | 'renameEntry' | 'deleteEntries' | 'changeMode'>;
+
+/** What a pane works with besides itself. */
+export interface PaneDeps {
+  backend: PaneBackend;
+  session: CurrentSession;
+  reporter: Reporter;
+  asker: Asker;
+  transfers: Transferring;
+}
 
 export class PaneState {
   /** The folder shown (absolute, as the backend resolved it). */
@@ -64,23 +75,23 @@ export class PaneState {
   /** Refreshes (for tests and the e2e log). */
   refreshCount = 0;
 
-  private readonly app: AppState;
+  private readonly deps: PaneDeps;
   readonly side: PaneSide;
 
-  constructor(app: AppState, side: PaneSide) {
-    this.app = app;
+  constructor(deps: PaneDeps, side: PaneSide) {
+    this.deps = deps;
     this.side = side;
   }
 
   /** The backend's name for this pane, or null for a remote pane without a session. */
   backendSide(): Side | null {
     if (this.side === 'local') return { side: 'local' };
-    const s = this.app.session;
+    const s = this.deps.session.info;
     return s ? { side: 'remote', sessionId: s.sessionId } : null;
   }
 
   get label(): string {
-    return this.side === 'local' ? 'This computer' : (this.app.session?.label ?? 'Server');
+    return this.side === 'local' ? 'This computer' : (this.deps.session.info?.label ?? 'Server');
   }
 
   /** Drops the listing (the remote pane after a disconnect). */
@@ -123,7 +134,7 @@ export class PaneState {
       if (chunk.done) this.loading = false;
     };
     try {
-      const resolved = await this.app.backend.listDir(side, path, onChunk);
+      const resolved = await this.deps.backend.listDir(side, path, onChunk);
       if (token !== this.token) return false;
       if (first) {
         // No chunk at all: an empty folder from a backend that sends none.
@@ -135,7 +146,7 @@ export class PaneState {
       this.loading = false;
       const err = toAppError(e);
       this.pathInput = this.path;
-      if (hadListing && first) this.app.showError(err);
+      if (hadListing && first) this.deps.reporter.showError(err);
       else this.error = err;
       return false;
     }
@@ -143,7 +154,7 @@ export class PaneState {
 
   private afterOpen() {
     if (this.side === 'local') {
-      this.app.backend.watchLocal(this.path).catch(() => {
+      this.deps.backend.watchLocal(this.path).catch(() => {
         /* A folder that cannot be watched still lists; refresh with Ctrl+R. */
       });
     }
@@ -167,7 +178,7 @@ export class PaneState {
     const path = this.path;
     const buffer: Entry[] = [];
     try {
-      await this.app.backend.listDir(side, path, (chunk) => {
+      await this.deps.backend.listDir(side, path, (chunk) => {
         if (token !== this.token) return;
         buffer.push(...chunk.entries);
       });
@@ -180,7 +191,7 @@ export class PaneState {
       if (token === this.token) {
         const err = toAppError(e);
         if (err.code === 'notFound') await this.navigate(parentPath(path));
-        else this.app.showError(err);
+        else this.deps.reporter.showError(err);
       }
     } finally {
       this.refreshing = false;
@@ -293,7 +304,7 @@ export class PaneState {
   open(entry: Entry | null = this.cursorEntry()) {
     if (!entry) return;
     if (isFolder(entry)) void this.navigate(this.fullPath(entry.name));
-    else void this.app.transfer(this.side, [entry.name]);
+    else void this.deps.transfers.transfer(this.side, [entry.name]);
   }
 
   up() {
@@ -319,15 +330,15 @@ export class PaneState {
   async newFolder() {
     const side = this.backendSide();
     if (!side || !this.path) return;
-    const name = await this.app.askName({ title: 'New folder', label: 'Folder name', initial: 'New folder', okLabel: 'Create', validate: (n) => invalidName(n) ?? (this.sorted.some((e) => e.name === n) ? `"${n}" already exists here.` : null) });
+    const name = await this.deps.asker.askName({ title: 'New folder', label: 'Folder name', initial: 'New folder', okLabel: 'Create', validate: (n) => invalidName(n) ?? (this.sorted.some((e) => e.name === n) ? `"${n}" already exists here.` : null) });
     if (name === null) return;
     try {
-      await this.app.backend.makeDir(side, this.fullPath(name));
+      await this.deps.backend.makeDir(side, this.fullPath(name));
       await this.refresh();
       this.selectOnly(name);
       this.revealCursor();
     } catch (e) {
-      this.app.showError(toAppError(e));
+      this.deps.reporter.showError(toAppError(e));
     }
   }
 
@@ -335,15 +346,15 @@ export class PaneState {
     const side = this.backendSide();
     const entry = this.cursorEntry();
     if (!side || !entry) return;
-    const name = await this.app.askName({ title: `Rename “${entry.name}”`, label: 'New name', initial: entry.name, okLabel: 'Rename', selectStem: !isFolder(entry), validate: (n) => invalidName(n) ?? (n !== entry.name && this.sorted.some((e) => e.name === n) ? `"${n}" already exists here.` : null) });
+    const name = await this.deps.asker.askName({ title: `Rename “${entry.name}”`, label: 'New name', initial: entry.name, okLabel: 'Rename', selectStem: !isFolder(entry), validate: (n) => invalidName(n) ?? (n !== entry.name && this.sorted.some((e) => e.name === n) ? `"${n}" already exists here.` : null) });
     if (name === null || name === entry.name) return;
     try {
-      await this.app.backend.renameEntry(side, this.fullPath(entry.name), this.fullPath(name));
+      await this.deps.backend.renameEntry(side, this.fullPath(entry.name), this.fullPath(name));
       await this.refresh();
       this.selectOnly(name);
       this.revealCursor();
     } catch (e) {
-      this.app.showError(toAppError(e));
+      this.deps.reporter.showError(toAppError(e));
     }
   }
 
@@ -351,9 +362,9 @@ export class PaneState {
     const side = this.backendSide();
     const targets = this.targets();
     if (!side || targets.length === 0) return;
-    const where = this.side === 'local' ? 'from this computer' : `from ${this.app.session?.label ?? 'the server'}`;
+    const where = this.side === 'local' ? 'from this computer' : `from ${this.deps.session.info?.label ?? 'the server'}`;
     const what = targets.length === 1 ? `“${targets[0].name}”${isFolder(targets[0]) ? ' and everything in it' : ''}` : `${targets.length} items`;
-    const ok = await this.app.confirm({
+    const ok = await this.deps.asker.confirm({
       title: 'Delete',
       message: `Delete ${what} ${where}? This cannot be undone.`,
       details: targets.length > 1 ? targets.slice(0, 8).map((e) => e.name).concat(targets.length > 8 ? [`… and ${targets.length - 8} more`] : []) : [],
@@ -362,9 +373,9 @@ export class PaneState {
     });
     if (!ok) return;
     try {
-      await this.app.backend.deleteEntries(side, targets.map((e) => this.fullPath(e.name)));
+      await this.deps.backend.deleteEntries(side, targets.map((e) => this.fullPath(e.name)));
     } catch (e) {
-      this.app.showError(toAppError(e));
+      this.deps.reporter.showError(toAppError(e));
     }
     await this.refresh();
   }
@@ -373,12 +384,12 @@ export class PaneState {
     const side = this.backendSide();
     const entry = this.cursorEntry();
     if (!side || !entry) return;
-    const mode = await this.app.askMode(entry, this.fullPath(entry.name));
+    const mode = await this.deps.asker.askMode(entry, this.fullPath(entry.name));
     if (mode === null) return;
     try {
-      await this.app.backend.changeMode(side, this.fullPath(entry.name), mode);
+      await this.deps.backend.changeMode(side, this.fullPath(entry.name), mode);
     } catch (e) {
-      this.app.showError(toAppError(e));
+      this.deps.reporter.showError(toAppError(e));
     }
     await this.refresh();
   }
@@ -388,9 +399,9 @@ export class PaneState {
     const text = (targets.length ? targets.map((e) => this.fullPath(e.name)) : [this.path]).join('\n');
     try {
       await navigator.clipboard.writeText(text);
-      this.app.notify(targets.length > 1 ? `Copied ${targets.length} paths` : `Copied ${text}`);
+      this.deps.reporter.notify(targets.length > 1 ? `Copied ${targets.length} paths` : `Copied ${text}`);
     } catch {
-      this.app.showError({ code: 'unsupported', message: 'Could not copy to the clipboard. Select the path in the path field and copy it from there.' });
+      this.deps.reporter.showError({ code: 'unsupported', message: 'Could not copy to the clipboard. Select the path in the path field and copy it from there.' });
     }
   }
 }

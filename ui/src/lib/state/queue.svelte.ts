@@ -1,8 +1,11 @@
 // The transfer queue as the window shows it: the jobs in run order, their live progress, the
-// throughput of the last minute, the retry notes and the overwrite questions waiting for an
-// answer. Fed by `UiEvent`s; actions go straight to the backend.
-import { toAppError, type JobAction, type JobProgress, type JobView, type Overwrite, type UiEvent } from '../backend';
-import type { AppState } from './app.svelte';
+// throughput of the last minute, the retry notes, the overwrite questions waiting for an
+// answer, and whether the queue database opened at all. Fed by `UiEvent`s; actions go
+// straight to the backend.
+import { toAppError, type Backend, type JobAction, type JobProgress, type JobView, type Overwrite, type QueueTrouble, type QueueTroubleChoice, type UiEvent } from '../backend';
+import type { Reporter } from './ports';
+
+export type QueueBackend = Pick<Backend, 'jobsList' | 'jobAction' | 'queueAction' | 'answerOverwrite' | 'queueTrouble' | 'queueTroubleAnswer'>;
 
 export type OverwriteQuestion = Extract<UiEvent, { type: 'overwriteAsked' }>;
 
@@ -62,6 +65,8 @@ export class QueueState {
   lastProgressAt = 0;
   questions = $state.raw<OverwriteQuestion[]>([]);
   filter = $state<QueueFilter>('all');
+  /** The queue database did not open: the window asks before anything is queued. */
+  trouble = $state.raw<QueueTrouble | null>(null);
 
   all = $derived(this.order.map((id) => this.jobs.get(id)).filter((j): j is JobView => j !== undefined));
   failed = $derived(this.all.filter((j) => j.state === 'failed'));
@@ -69,18 +74,39 @@ export class QueueState {
   finishedCount = $derived(this.all.reduce((n, j) => (FINISHED.has(j.state) ? n + 1 : n), 0));
   shown = $derived(this.filter === 'failed' ? this.failed : this.filter === 'active' ? this.active : this.all);
 
-  private readonly app: AppState;
+  private readonly backend: QueueBackend;
+  private readonly reporter: Pick<Reporter, 'showError'>;
+  private readonly onJobStopped: (job: JobView) => void;
   private idleTimer: ReturnType<typeof setInterval> | null = null;
 
-  constructor(app: AppState) {
-    this.app = app;
+  /** `onJobStopped` hears of every job that reached done, failed or cancelled. */
+  constructor(backend: QueueBackend, reporter: Pick<Reporter, 'showError'>, onJobStopped: (job: JobView) => void) {
+    this.backend = backend;
+    this.reporter = reporter;
+    this.onJobStopped = onJobStopped;
+  }
+
+  /** Asks the backend whether the queue database opened. */
+  async loadTrouble() {
+    try {
+      this.trouble = await this.backend.queueTrouble();
+    } catch (e) {
+      this.reporter.showError(toAppError(e));
+    }
+  }
+
+  /** Answers the queue-trouble dialog; throws when the backend refused (the dialog says why). */
+  async answerTrouble(choice: QueueTroubleChoice) {
+    await this.backend.queueTroubleAnswer(choice);
+    // The app restarts (or quits); a backend that carries on has a working queue.
+    this.trouble = await this.backend.queueTrouble();
   }
 
   async load() {
     try {
-      this.replace(await this.app.backend.jobsList());
+      this.replace(await this.backend.jobsList());
     } catch (e) {
-      this.app.showError(toAppError(e));
+      this.reporter.showError(toAppError(e));
     }
   }
 
@@ -138,7 +164,7 @@ export class QueueState {
         retries ??= new Map(this.retries);
         retries.delete(j.id);
       }
-      if (STOPPED.has(j.state) && old?.state !== j.state) this.app.jobFinished(j);
+      if (STOPPED.has(j.state) && old?.state !== j.state) this.onJobStopped(j);
     }
     this.jobs = jobs;
     // A question of a job that stopped running will not be answered any more.
@@ -221,19 +247,19 @@ export class QueueState {
 
   async act(id: number, action: JobAction) {
     try {
-      await this.app.backend.jobAction(id, action);
+      await this.backend.jobAction(id, action);
       if (action === 'moveUp' || action === 'moveDown') await this.load();
     } catch (e) {
-      this.app.showError(toAppError(e));
+      this.reporter.showError(toAppError(e));
     }
   }
 
   async clearFinished() {
     try {
-      await this.app.backend.queueAction('clearFinished');
+      await this.backend.queueAction('clearFinished');
       await this.load();
     } catch (e) {
-      this.app.showError(toAppError(e));
+      this.reporter.showError(toAppError(e));
     }
   }
 
@@ -247,9 +273,9 @@ export class QueueState {
 
   private async queueAction(action: 'pauseAll' | 'resumeAll') {
     try {
-      await this.app.backend.queueAction(action);
+      await this.backend.queueAction(action);
     } catch (e) {
-      this.app.showError(toAppError(e));
+      this.reporter.showError(toAppError(e));
     }
   }
 
@@ -257,9 +283,9 @@ export class QueueState {
   async answer(question: OverwriteQuestion, choice: Overwrite | null, applyToAll: boolean) {
     this.questions = this.questions.filter((q) => q.question !== question.question);
     try {
-      await this.app.backend.answerOverwrite({ question: question.question, choice, applyToAll });
+      await this.backend.answerOverwrite({ question: question.question, choice, applyToAll });
     } catch (e) {
-      this.app.showError(toAppError(e));
+      this.reporter.showError(toAppError(e));
     }
     if (applyToAll && choice !== null) {
       // The engine applies the answer to the rest of that job: drop its other questions.
@@ -267,7 +293,7 @@ export class QueueState {
       this.questions = this.questions.filter((q) => q.job !== question.job);
       for (const q of others) {
         try {
-          await this.app.backend.answerOverwrite({ question: q.question, choice, applyToAll: true });
+          await this.backend.answerOverwrite({ question: q.question, choice, applyToAll: true });
         } catch {
           /* already settled by the engine */
         }
