@@ -12,9 +12,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use skiff_engine::job::{Direction, JobSpec, JobState, OverwritePolicy};
 use skiff_engine::scheduler::{Config, ConnectFor, Scheduler, SftpJobRunner};
 use skiff_engine::ssh::{ConnectOptions, ConnectionCache, NoPrompter, SshConfig};
-use skiff_engine::store::{Direction, JobSpec, JobState, OverwritePolicy, Queue};
+use skiff_engine::store::Queue;
 use skiff_engine::transfer::{ChannelPool, TransferOptions, TreeOptions};
 use skiff_tests::relay::{Relay, RelayOptions};
 use skiff_tests::sshd::{Sshd, SshdOptions};

@@ -23,10 +23,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use skiff_engine::job::{Direction, JobSpec, OverwritePolicy};
 use skiff_engine::scheduler::{Config, ConnectFor, Scheduler, Scope, SftpJobRunner};
 use skiff_engine::sftp::InFlightBudget;
 use skiff_engine::ssh::{ConnectOptions, Connection, NoPrompter, SshConfig};
-use skiff_engine::store::{Direction, JobSpec, OverwritePolicy, Queue};
+use skiff_engine::store::Queue;
 use skiff_engine::transfer::{join_remote, remote_basename, TransferOptions, TreeOptions};
 use skiff_tests::hostile::bounded::{self, Run, DATA_LIMIT};
 use skiff_tests::hostile::{hostile_sshd_options_with, require_hostile_server_binary, Case};

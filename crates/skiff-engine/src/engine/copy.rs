@@ -11,8 +11,8 @@ use skiff_sftp::FileAttrs;
 
 use super::reach::Reach;
 use crate::error::{Error, ErrorKind, Result};
+use crate::job::{Direction, JobSpec, OverwritePolicy};
 use crate::ssh::Overrides;
-use crate::store::{Direction, JobSpec, OverwritePolicy};
 use crate::transfer::{join_remote, remote_basename};
 
 /// One copy: what moves where, and how.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::error::{Error, ErrorKind};
-use crate::store::{JobId, JobRecord, JobSpec};
+use crate::job::{JobId, JobRecord, JobSpec};
 
 /// Limits and retry policy of a [`super::Scheduler`].
 #[derive(Debug, Clone)]
@@ -166,7 +166,7 @@ pub fn classify(e: &Error) -> FailureClass {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Direction, JobState, OverwritePolicy};
+    use crate::job::{Direction, JobState, OverwritePolicy};
 
     fn job(id: JobId, host: &str) -> JobRecord {
         JobRecord {

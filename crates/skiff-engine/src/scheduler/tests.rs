@@ -12,7 +12,7 @@ use futures::future::BoxFuture;
 use tokio::time::Instant;
 
 use super::*;
-use crate::store::{Direction, OverwritePolicy};
+use crate::job::{Direction, OverwritePolicy};
 use crate::transfer::{OverwriteChoice, OverwriteQuestion, Stamp};
 
 /// What the scripted runner does on one attempt of a job.
