@@ -679,6 +679,7 @@ mod tests {
     #[test]
     fn a_done_record_maps_to_a_full_row() {
         let spec = skiff_engine::job::JobSpec {
+            kind: skiff_engine::job::JobKind::Copy,
             direction: skiff_engine::job::Direction::Upload,
             host: "h".into(),
             user: Some("u".into()),

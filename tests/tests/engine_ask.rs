@@ -241,7 +241,7 @@ async fn an_unanswered_question_fails_only_its_file() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn single_files_ask_and_honour_the_answer() {
     use skiff_engine::scheduler::{Config, ConnectFor, Event, Scheduler, SftpJobRunner};
-    use skiff_engine::job::{Direction, JobSpec, JobState};
+    use skiff_engine::job::{Direction, JobKind, JobSpec, JobState};
     use skiff_engine::store::Queue;
 
     let sshd = Sshd::start().unwrap();
@@ -253,6 +253,7 @@ async fn single_files_ask_and_honour_the_answer() {
     let answers = [OverwriteChoice::Skip, OverwriteChoice::Rename, OverwriteChoice::Overwrite];
     let mut specs = Vec::new();
     let spec = |direction, local: &Path, remote: &Path| JobSpec {
+        kind: JobKind::Copy,
         direction,
         host: skiff_tests::sshd::HOST_ALIAS.into(),
         user: None,

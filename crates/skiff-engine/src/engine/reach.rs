@@ -184,7 +184,7 @@ fn expand_tilde(p: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::job::{Direction, OverwritePolicy};
+    use crate::job::{Direction, JobKind, OverwritePolicy};
     use crate::ssh::NoPrompter;
 
     fn profile(id: &str) -> Profile {
@@ -204,6 +204,7 @@ mod tests {
 
     fn spec() -> JobSpec {
         JobSpec {
+            kind: JobKind::Copy,
             direction: Direction::Upload,
             host: String::new(),
             user: None,

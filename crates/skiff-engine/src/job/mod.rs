@@ -1,6 +1,6 @@
 //! What a job is, apart from where it is kept: what it transfers and how ([`JobSpec`]), where
 //! it is in its life and what it has done ([`JobRecord`], [`JobCounters`]), the values named
-//! in both ([`Direction`], [`JobState`], [`OverwritePolicy`]), and the unfinished files it
+//! in both ([`JobKind`], [`Direction`], [`JobState`], [`OverwritePolicy`]), and the unfinished files it
 //! leaves between runs ([`PartialRecord`], kept through a [`PartialStore`]).
 //!
 //! Plain data: no I/O, no database, no network. The queue ([`crate::store::Queue`]) stores
@@ -15,7 +15,7 @@ use crate::ssh::Overrides;
 mod names;
 mod partial;
 
-pub use names::{Direction, JobState, OverwritePolicy, ParseEnumError};
+pub use names::{Direction, JobKind, JobState, OverwritePolicy, ParseEnumError};
 pub use partial::{PartialRecord, PartialStore};
 
 /// A job's id: its row in the queue database, never reused.
@@ -24,6 +24,8 @@ pub type JobId = i64;
 /// What a job transfers and how; fixed when the job is added.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobSpec {
+    /// What the job does (copy today).
+    pub kind: JobKind,
     /// Upload or download.
     pub direction: Direction,
     /// Host alias as typed (resolved through ssh config at run time).

@@ -1,4 +1,5 @@
-//! Job values stored and typed by name: [`Direction`], [`JobState`], [`OverwritePolicy`].
+//! Job values stored and typed by name: [`JobKind`], [`Direction`], [`JobState`],
+//! [`OverwritePolicy`].
 //!
 //! Each value has one stable lowercase-kebab name (`overwrite-if-newer`), the same for serde,
 //! `Display`, `FromStr` and the queue database (see the `as_str` methods). A name never
@@ -13,7 +14,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {kind} {value:?}; expected one of: {expected}")]
 pub struct ParseEnumError {
-    /// What was being parsed: "direction", "job state", "overwrite policy".
+    /// What was being parsed: "job kind", "direction", "job state", "overwrite policy".
     pub kind: &'static str,
     /// The text that did not parse.
     pub value: String,
@@ -67,6 +68,14 @@ macro_rules! stored_enum {
             }
         }
     };
+}
+
+stored_enum! {
+    /// What a job does. Fixed when the job is added; more kinds (sync, watch) come next.
+    JobKind, "job kind" {
+        /// Copy the source (a file or a tree) to the destination once.
+        Copy => "copy",
+    }
 }
 
 stored_enum! {
@@ -134,6 +143,10 @@ mod tests {
 
     #[test]
     fn enum_names_round_trip_and_are_kebab() {
+        for k in JobKind::ALL {
+            assert_eq!(k.as_str().parse::<JobKind>().unwrap(), *k);
+        }
+        assert_eq!(JobKind::Copy.as_str(), "copy");
         for d in Direction::ALL {
             assert_eq!(d.as_str().parse::<Direction>().unwrap(), *d);
         }

@@ -166,12 +166,13 @@ pub fn classify(e: &Error) -> FailureClass {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::job::{Direction, JobState, OverwritePolicy};
+    use crate::job::{Direction, JobKind, JobState, OverwritePolicy};
 
     fn job(id: JobId, host: &str) -> JobRecord {
         JobRecord {
             id,
             spec: JobSpec {
+                kind: JobKind::Copy,
                 direction: Direction::Upload,
                 host: host.into(),
                 user: None,

@@ -291,9 +291,9 @@ impl Queue {
             tx.prepare_cached(
                 "INSERT INTO jobs (direction, host, user_name, port, ssh_config, local_path, \
                  remote_path, recursive, overwrite, preserve_mtime, preserve_permissions, \
-                 speed_limit, state, priority, position, created_at, updated_at, profile_id, overrides) \
+                 speed_limit, state, priority, position, created_at, updated_at, profile_id, overrides, kind) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
-                 (SELECT COALESCE(MAX(position), 0) + 1 FROM jobs), ?15, ?15, ?16, ?17)",
+                 (SELECT COALESCE(MAX(position), 0) + 1 FROM jobs), ?15, ?15, ?16, ?17, ?18)",
             )?
             .execute(params![
                 spec.direction.as_str(),
@@ -313,6 +313,7 @@ impl Queue {
                 t,
                 spec.profile_id,
                 overrides,
+                spec.kind.as_str(),
             ])?;
             Ok(tx.last_insert_rowid())
         })

@@ -9,13 +9,13 @@ use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, Value, ValueRef};
 use rusqlite::Transaction;
 
 use super::errors::StoreError;
-use crate::job::{Direction, JobId, JobRecord, JobSpec, JobState, OverwritePolicy};
+use crate::job::{Direction, JobId, JobKind, JobRecord, JobSpec, JobState, OverwritePolicy};
 
 pub(super) const JOB_COLUMNS: &str = "id, direction, host, user_name, port, ssh_config, local_path, \
     remote_path, recursive, overwrite, preserve_mtime, preserve_permissions, speed_limit, \
     state, priority, position, error, retries, bytes_done, bytes_total, files_done, \
     files_total, files_failed, created_at, updated_at, finished_at, runner, roots_resolved, \
-    profile_id, overrides";
+    profile_id, overrides, kind";
 
 /// Run order; `id` breaks ties so the order is total even if positions ever collide.
 pub(super) const RUN_ORDER: &str = "ORDER BY priority DESC, position ASC, id ASC";
@@ -93,6 +93,7 @@ pub(super) fn job_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<JobRecor
     Ok(JobRecord {
         id: row.get(0)?,
         spec: JobSpec {
+            kind: row.get(30)?,
             direction: row.get(1)?,
             host: row.get(2)?,
             user: row.get(3)?,
@@ -153,4 +154,4 @@ macro_rules! from_sql_by_name {
     };
 }
 
-from_sql_by_name!(Direction, JobState, OverwritePolicy);
+from_sql_by_name!(JobKind, Direction, JobState, OverwritePolicy);

@@ -80,6 +80,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE jobs ADD COLUMN profile_id TEXT;
     ALTER TABLE jobs ADD COLUMN overrides TEXT;
     ",
+    // 5: what a job does (`JobKind`); every job before it was a copy.
+    "
+    ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'copy';
+    ",
 ];
 
 /// The schema version this build writes.

@@ -46,6 +46,63 @@ fn reopening_a_file_database_keeps_everything() {
     assert!(fk);
 }
 
+/// A database as a skiff of schema `version` left it: the first `version` migrations, and
+/// one job written with the columns every version has.
+fn database_at_version(path: &Path, version: usize) -> JobId {
+    let conn = Connection::open(path).unwrap();
+    for sql in &schema::MIGRATIONS[..version] {
+        conn.execute_batch(sql).unwrap();
+    }
+    conn.pragma_update(None, "user_version", version as i64).unwrap();
+    conn.execute(
+        "INSERT INTO jobs (direction, host, local_path, remote_path, recursive, overwrite, preserve_mtime, \
+         preserve_permissions, state, priority, position, created_at, updated_at) \
+         VALUES ('download', 'old-host', CAST('/tmp/old' AS BLOB), '/srv/old', 1, 'skip', 1, 0, 'paused', 2, 1, 1700000000, 1700000000)",
+        [],
+    )
+    .unwrap();
+    let id = conn.last_insert_rowid();
+    conn.execute("INSERT INTO job_files (job_id, rel_path, size) VALUES (?1, 'a/done', 7)", [id]).unwrap();
+    id
+}
+
+#[test]
+fn every_older_schema_migrates_and_its_jobs_read_back_as_copies() {
+    assert_eq!(SCHEMA_VERSION, 5, "a new migration needs its own check here");
+    for version in 1..SCHEMA_VERSION as usize {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite3");
+        let id = database_at_version(&path, version);
+        let q = Queue::open(&path).unwrap();
+        let found: i64 = q.lock().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(found, SCHEMA_VERSION, "from version {version}");
+        let job = q.get(id).unwrap().unwrap();
+        assert_eq!(job.spec.kind, JobKind::Copy, "from version {version}");
+        assert_eq!((job.spec.direction, job.spec.host.as_str(), job.spec.overwrite), (Direction::Download, "old-host", OverwritePolicy::Skip));
+        assert_eq!((job.spec.local_path.as_path(), job.spec.remote_path.as_str()), (Path::new("/tmp/old"), "/srv/old"));
+        assert_eq!((job.state, job.priority, job.runner, job.roots_resolved), (JobState::Paused, 2, None, false));
+        assert_eq!((job.spec.profile_id.as_deref(), job.spec.overrides.is_empty()), (None, true));
+        assert_eq!(q.done_files(id).unwrap(), HashMap::from([("a/done".to_string(), 7)]));
+        assert_eq!(q.partial(id, "a/f").unwrap(), None, "from version {version}: job_partials exists");
+        let added = q.add(&spec("new"), 0).unwrap();
+        assert_eq!(q.get(added).unwrap().unwrap().spec.kind, JobKind::Copy);
+        assert_eq!(ids(&q), vec![id, added]);
+    }
+}
+
+#[test]
+fn an_unknown_job_kind_is_a_bad_value_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("q.sqlite3");
+    let q = Queue::open(&path).unwrap();
+    let id = q.add(&spec("k"), 0).unwrap();
+    q.lock().execute("UPDATE jobs SET kind = 'teleport' WHERE id = ?1", [id]).unwrap();
+    let err = q.get(id).unwrap_err();
+    assert!(matches!(err, StoreError::BadValue { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains("job kind") && msg.contains("teleport") && msg.contains("newer skiff"), "{msg}");
+}
+
 #[test]
 fn a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();

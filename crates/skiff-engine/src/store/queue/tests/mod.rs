@@ -4,7 +4,7 @@
 //! writer) and `partials`. The shared specs and helpers are here.
 
 use super::*;
-use crate::job::{Direction, JobCounters, OverwritePolicy};
+use crate::job::{Direction, JobCounters, JobKind, OverwritePolicy};
 use rusqlite::ErrorCode;
 use std::collections::HashMap;
 
@@ -15,6 +15,7 @@ mod partials;
 
 fn spec(name: &str) -> JobSpec {
     JobSpec {
+        kind: JobKind::Copy,
         direction: Direction::Upload,
         host: "example".into(),
         user: None,
@@ -41,6 +42,7 @@ fn full_spec() -> JobSpec {
     #[cfg(not(unix))]
     let local_path = PathBuf::from("C:\\Users\\u\\café");
     JobSpec {
+        kind: JobKind::Copy,
         direction: Direction::Download,
         host: "my-alias".into(),
         user: Some("alice".into()),
