@@ -3,11 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use skiff_engine::browse::{DirEntry, EntryKind as EngineEntryKind};
+use skiff_engine::job::{Direction as EngineDirection, JobRecord, JobState as EngineJobState, OverwritePolicy};
 use skiff_engine::ssh::HostKeyDecision;
 use skiff_engine::store::profiles::{AuthKind, Profile};
-use skiff_engine::store::{
-    Direction as EngineDirection, JobRecord, JobState as EngineJobState, OverwritePolicy,
-};
 use skiff_engine::transfer::OverwriteChoice;
 
 use crate::ipc::{

@@ -22,8 +22,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
+use skiff_engine::job::JobRecord;
 use skiff_engine::scheduler::{Event, Scheduler};
-use skiff_engine::store::JobRecord;
 use skiff_engine::transfer::Snapshot;
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
@@ -678,8 +678,9 @@ mod tests {
     /// full count.
     #[test]
     fn a_done_record_maps_to_a_full_row() {
-        let spec = skiff_engine::store::JobSpec {
-            direction: skiff_engine::store::Direction::Upload,
+        let spec = skiff_engine::job::JobSpec {
+            kind: skiff_engine::job::JobKind::Copy,
+            direction: skiff_engine::job::Direction::Upload,
             host: "h".into(),
             user: Some("u".into()),
             port: Some(22),
@@ -689,7 +690,7 @@ mod tests {
             local_path: "/l/a.txt".into(),
             remote_path: "/r/a.txt".into(),
             recursive: false,
-            overwrite: skiff_engine::store::OverwritePolicy::Overwrite,
+            overwrite: skiff_engine::job::OverwritePolicy::Overwrite,
             preserve_mtime: true,
             preserve_permissions: true,
             speed_limit: None,
@@ -698,7 +699,7 @@ mod tests {
         let id = q.add(&spec, 0).unwrap();
         q.record_totals(id, 12, 1).unwrap();
         q.record_progress(id, 12, 1, 0).unwrap();
-        q.set_state(id, skiff_engine::store::JobState::Done, None)
+        q.set_state(id, skiff_engine::job::JobState::Done, None)
             .unwrap();
         let v = rows(&q.list().unwrap());
         assert_eq!(

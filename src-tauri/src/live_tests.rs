@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use skiff_engine::sandbox::Sandbox;
 use skiff_engine::engine::{Copy, Reach};
+use skiff_engine::job::{Direction, JobState};
 use skiff_engine::store::profiles::Profiles;
 use skiff_engine::store::secrets::Secrets;
-use skiff_engine::store::{Direction, JobState, Queue};
+use skiff_engine::store::Queue;
 use tauri::ipc::{Channel, InvokeResponseBody};
 
 use crate::events::{forward, EventHub, UiSink};

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use skiff_engine::job::OverwritePolicy;
 use skiff_engine::ssh::{ConnectOptions, NoPrompter, SshConfig};
-use skiff_engine::store::OverwritePolicy;
 use skiff_engine::transfer::{
     download_tree, upload_tree, Asker, OverwriteAnswer, OverwriteChoice, OverwriteRequest, Progress, TransferOptions,
     TreeOptions, TreeReport,
@@ -241,7 +241,8 @@ async fn an_unanswered_question_fails_only_its_file() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn single_files_ask_and_honour_the_answer() {
     use skiff_engine::scheduler::{Config, ConnectFor, Event, Scheduler, SftpJobRunner};
-    use skiff_engine::store::{Direction, JobSpec, JobState, Queue};
+    use skiff_engine::job::{Direction, JobKind, JobSpec, JobState};
+    use skiff_engine::store::Queue;
 
     let sshd = Sshd::start().unwrap();
     let local = tempfile::tempdir().unwrap();
@@ -252,6 +253,7 @@ async fn single_files_ask_and_honour_the_answer() {
     let answers = [OverwriteChoice::Skip, OverwriteChoice::Rename, OverwriteChoice::Overwrite];
     let mut specs = Vec::new();
     let spec = |direction, local: &Path, remote: &Path| JobSpec {
+        kind: JobKind::Copy,
         direction,
         host: skiff_tests::sshd::HOST_ALIAS.into(),
         user: None,

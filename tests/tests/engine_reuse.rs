@@ -12,9 +12,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use skiff_engine::job::{Direction, JobKind, JobSpec, JobState, OverwritePolicy};
 use skiff_engine::scheduler::{Config, ConnectFor, Scheduler, SftpJobRunner};
 use skiff_engine::ssh::{ConnectOptions, ConnectionCache, NoPrompter, SshConfig};
-use skiff_engine::store::{Direction, JobSpec, JobState, OverwritePolicy, Queue};
+use skiff_engine::store::Queue;
 use skiff_engine::transfer::{ChannelPool, TransferOptions, TreeOptions};
 use skiff_tests::relay::{Relay, RelayOptions};
 use skiff_tests::sshd::{Sshd, SshdOptions};
@@ -40,6 +41,7 @@ fn connections(relay: &Relay) -> usize {
 
 fn spec(direction: Direction, local: &Path, remote: &str) -> JobSpec {
     JobSpec {
+        kind: JobKind::Copy,
         direction,
         host: ALIAS.into(),
         user: None,

@@ -10,9 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use skiff_engine::engine::{default_ssh_config, Copy, EngineConfig, Reach};
+use skiff_engine::job::{Direction, JobId, JobRecord, JobState};
 use skiff_engine::scheduler::{self, Limits, Outcome, Scheduler, Scope};
 use skiff_engine::store::profiles::Profiles;
-use skiff_engine::store::{Direction, JobId, JobRecord, JobState, Queue};
+use skiff_engine::store::Queue;
 use skiff_engine::transfer::{TransferOptions, TreeOptions};
 use skiff_engine::{text, Engine, Error, ErrorKind, Result};
 

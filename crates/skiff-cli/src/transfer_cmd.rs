@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use skiff_engine::job::{Direction, OverwritePolicy};
 use skiff_engine::remote::Location;
 use skiff_engine::sftp::InFlightBudget;
 use skiff_engine::ssh::{ConnectOptions, Connection};
@@ -14,7 +15,6 @@ use skiff_engine::transfer::{RateLimit, Throttle, TransferOptions, TreeOptions};
 use skiff_engine::{text, Error, ErrorKind, Result};
 
 use crate::{jobs, CpArgs, LsArgs, TuneArgs};
-use skiff_engine::store::Direction;
 
 fn usage(detail: impl Into<String>) -> Error {
     Error::new(ErrorKind::Config, "cp", detail).hint("see `skiff cp --help`")
@@ -209,7 +209,7 @@ pub fn tree_options(t: &TransferOptions) -> TreeOptions {
     o
 }
 
-fn overwrite_policy(args: &CpArgs) -> Result<skiff_engine::store::OverwritePolicy> {
+fn overwrite_policy(args: &CpArgs) -> Result<OverwritePolicy> {
     args.overwrite.parse().map_err(|e| usage(format!("--overwrite: {e}")))
 }
 

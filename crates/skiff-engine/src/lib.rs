@@ -7,6 +7,8 @@
 //! - [`sftp`]: the async SFTP client: sessions (reader/writer tasks, request ids), the
 //!   in-flight budget, file-system operations, streaming READDIR.
 //! - [`transfer`]: pipelined, multi-channel download and upload with resume.
+//! - [`job`]: what a job is (spec, state, counters, unfinished files), apart from where it is
+//!   kept.
 //! - [`scheduler`]: runs the persisted queue of jobs within limits, with retries and typed
 //!   events.
 //! - [`store`]: the SQLite queue and history; saved hosts (JSON); passwords and
@@ -28,6 +30,7 @@
 pub mod browse;
 pub mod engine;
 pub mod error;
+pub mod job;
 pub mod remote;
 pub mod sandbox;
 pub mod scheduler;

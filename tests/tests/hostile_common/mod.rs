@@ -23,10 +23,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use skiff_engine::job::{Direction, JobKind, JobSpec, OverwritePolicy};
 use skiff_engine::scheduler::{Config, ConnectFor, Scheduler, Scope, SftpJobRunner};
 use skiff_engine::sftp::InFlightBudget;
 use skiff_engine::ssh::{ConnectOptions, Connection, NoPrompter, SshConfig};
-use skiff_engine::store::{Direction, JobSpec, OverwritePolicy, Queue};
+use skiff_engine::store::Queue;
 use skiff_engine::transfer::{join_remote, remote_basename, TransferOptions, TreeOptions};
 use skiff_tests::hostile::bounded::{self, Run, DATA_LIMIT};
 use skiff_tests::hostile::{hostile_sshd_options_with, require_hostile_server_binary, Case};
@@ -458,6 +459,7 @@ async fn window_spec(opts: &ConnectOptions, alias: &str, job: &Value) -> Result<
     let source = job["source"].as_str().unwrap().to_string();
     let dest = job["dest"].as_str().unwrap().to_string();
     let mut spec = JobSpec {
+        kind: JobKind::Copy,
         direction: Direction::Download,
         host: alias.to_string(),
         user: None,

@@ -11,8 +11,8 @@ use skiff_sftp::FileAttrs;
 
 use super::reach::Reach;
 use crate::error::{Error, ErrorKind, Result};
+use crate::job::{Direction, JobKind, JobSpec, OverwritePolicy};
 use crate::ssh::Overrides;
-use crate::store::{Direction, JobSpec, OverwritePolicy};
 use crate::transfer::{join_remote, remote_basename};
 
 /// One copy: what moves where, and how.
@@ -50,6 +50,7 @@ impl Copy {
     /// The job that runs this copy over `reach`.
     pub fn spec(&self, reach: &Reach) -> JobSpec {
         let mut spec = JobSpec {
+            kind: JobKind::Copy,
             direction: self.direction,
             host: String::new(),
             user: None,

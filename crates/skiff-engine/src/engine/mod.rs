@@ -21,10 +21,11 @@ use futures::future::BoxFuture;
 use tokio::task::JoinHandle;
 
 use crate::error::Result;
+use crate::job::{JobId, JobRecord, JobSpec};
 use crate::scheduler::{self, ConnectFor, JobContext, JobReport, JobRunner, Scheduler, SftpJobRunner};
 use crate::ssh::{ConnectOptions, NoPrompter, Prompter};
 use crate::store::profiles::Profiles;
-use crate::store::{JobId, JobRecord, JobSpec, Queue};
+use crate::store::Queue;
 use crate::transfer::{TransferOptions, TreeOptions};
 
 pub use copy::Copy;

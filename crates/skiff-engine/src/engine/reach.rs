@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::job::JobSpec;
 use crate::ssh::{ConnectOptions, Overrides, Prompter, SshConfig};
 use crate::store::profiles::{AuthKind, Profile, Profiles};
-use crate::store::JobSpec;
 
 /// An address as typed (`[user@]host[:port]`, the host maybe an ssh_config alias) with what
 /// was said on top of ssh_config.
@@ -184,8 +184,8 @@ fn expand_tilde(p: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::job::{Direction, JobKind, OverwritePolicy};
     use crate::ssh::NoPrompter;
-    use crate::store::{Direction, OverwritePolicy};
 
     fn profile(id: &str) -> Profile {
         Profile {
@@ -204,6 +204,7 @@ mod tests {
 
     fn spec() -> JobSpec {
         JobSpec {
+            kind: JobKind::Copy,
             direction: Direction::Upload,
             host: String::new(),
             user: None,

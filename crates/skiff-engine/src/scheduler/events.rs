@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::store::{JobId, JobRecord, JobState};
+use crate::job::{JobId, JobRecord, JobState};
 use crate::transfer::Stamp;
 
 /// One change to the queue.
@@ -117,11 +117,13 @@ fn same_but_timestamp(a: &JobRecord, b: &JobRecord) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Direction, JobSpec, OverwritePolicy, Queue};
+    use crate::job::{Direction, JobKind, JobSpec, OverwritePolicy};
+    use crate::store::Queue;
 
     fn two_jobs() -> Vec<JobRecord> {
         let q = Queue::open_in_memory().unwrap();
         let spec = |name: &str| JobSpec {
+            kind: JobKind::Copy,
             direction: Direction::Upload,
             host: "example".into(),
             user: None,

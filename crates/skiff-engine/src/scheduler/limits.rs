@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::error::{Error, ErrorKind};
-use crate::store::{JobId, JobRecord, JobSpec};
+use crate::job::{JobId, JobRecord, JobSpec};
 
 /// Limits and retry policy of a [`super::Scheduler`].
 #[derive(Debug, Clone)]
@@ -166,12 +166,13 @@ pub fn classify(e: &Error) -> FailureClass {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Direction, JobState, OverwritePolicy};
+    use crate::job::{Direction, JobKind, JobState, OverwritePolicy};
 
     fn job(id: JobId, host: &str) -> JobRecord {
         JobRecord {
             id,
             spec: JobSpec {
+                kind: JobKind::Copy,
                 direction: Direction::Upload,
                 host: host.into(),
                 user: None,

@@ -40,7 +40,8 @@ pub use limits::{classify, FailureClass, Grant, Limits};
 pub use runner::{ConnectFor, JobContext, JobReport, JobRunner, SftpJobRunner};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::store::{runner as runner_id, JobCounters, JobId, JobRecord, JobSpec, JobState, Queue, StoreError};
+use crate::job::{JobCounters, JobId, JobRecord, JobSpec, JobState};
+use crate::store::{runner as runner_id, Queue, StoreError};
 use crate::transfer::{Accountant, Asker, OverwriteAnswer, Progress, RateLimit, Snapshot, Throttle};
 
 /// Progress snapshots published per second.

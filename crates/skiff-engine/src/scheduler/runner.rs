@@ -14,8 +14,9 @@ use tokio::sync::mpsc;
 
 use super::limits::Grant;
 use crate::error::{Error, ErrorKind, Result};
+use crate::job::{Direction, JobId, JobRecord, JobSpec};
 use crate::ssh::{ConnectOptions, ConnectionCache};
-use crate::store::{Direction, JobId, JobRecord, JobSpec, Queue};
+use crate::store::Queue;
 use crate::transfer::{self, Asker, OverwriteRule, Progress, Throttle, TransferOptions, TreeOptions, TreeReport};
 
 /// What the scheduler hands a job when it starts it.
@@ -83,7 +84,7 @@ impl JobRunner for SftpJobRunner {
         topts.preserve_mtime = job.spec.preserve_mtime;
         topts.preserve_permissions = job.spec.preserve_permissions;
         // Unfinished downloads keep their done ranges in the job's record between runs.
-        topts.partials = Some(ctx.queue.partials_of(job.id));
+        topts.partials = Some(transfer::Partials(ctx.queue.partials_of(job.id)));
         let tree = TreeOptions {
             files_in_flight: self.tree.files_in_flight.min(ctx.grant.files_in_flight).max(1),
             connections: self.tree.connections.min(ctx.grant.connections).max(1),

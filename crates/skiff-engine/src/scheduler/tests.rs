@@ -12,7 +12,7 @@ use futures::future::BoxFuture;
 use tokio::time::Instant;
 
 use super::*;
-use crate::store::{Direction, OverwritePolicy};
+use crate::job::{Direction, JobKind, OverwritePolicy};
 use crate::transfer::{OverwriteChoice, OverwriteQuestion, Stamp};
 
 /// What the scripted runner does on one attempt of a job.
@@ -107,6 +107,7 @@ impl JobRunner for Scripted {
 
 fn spec(host: &str) -> JobSpec {
     JobSpec {
+        kind: JobKind::Copy,
         direction: Direction::Upload,
         host: host.into(),
         user: None,

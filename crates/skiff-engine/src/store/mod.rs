@@ -1,7 +1,8 @@
 //! What Skiff keeps on disk between runs.
 //!
-//! - [`queue`]: the SQLite queue and history of transfer jobs, with per-file completion so an
-//!   interrupted tree job resumes where it stopped. It survives `kill -9` at any moment.
+//! - [`queue`]: the SQLite queue and history of transfer jobs (the jobs themselves are
+//!   [`crate::job`]'s), with per-file completion so an interrupted tree job resumes where it
+//!   stopped. It survives `kill -9` at any moment.
 //! - [`runner`]: which process is running a job, so two processes never run the same one
 //!   and a job whose process died is queued again.
 //! - [`profiles`]: saved hosts in `hosts.json` (atomic writes, 0600), import from
@@ -20,9 +21,6 @@ pub mod queue;
 pub mod runner;
 pub mod secrets;
 
-pub use queue::{
-    Direction, JobCounters, JobId, JobRecord, JobSpec, JobState, OverwritePolicy, ParseEnumError,
-    Queue, StoreError,
-};
+pub use queue::{Queue, StoreError};
 pub use profiles::{AuthKind, Profile, Profiles};
 pub use secrets::{SecretKind, Secrets};

@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::overwrite::Stamp;
 use crate::error::{Error, ErrorKind, Result};
-use crate::store::OverwritePolicy;
+use crate::job::OverwritePolicy;
 
 /// One file whose destination already exists.
 #[derive(Debug, Clone)]

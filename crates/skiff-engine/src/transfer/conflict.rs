@@ -14,7 +14,7 @@ use super::join_remote;
 use super::local_dest::LocalDir;
 use crate::error::Result;
 use crate::sftp::SftpSession;
-use crate::store::OverwritePolicy;
+use crate::job::OverwritePolicy;
 
 /// A job's overwrite policy and who answers its questions (`None`: nobody can, and Ask
 /// fails the conflicting file with a hint).

@@ -48,7 +48,7 @@ pub use conflict::OverwriteRule;
 pub use download::{download_file, download_file_with, local_target, DownloadReport};
 pub use options::TransferOptions;
 pub use overwrite::{decide, Decision, Stamp};
-pub use partial::{PartialRecord, PartialStore, Partials};
+pub use partial::Partials;
 pub use pool::ChannelPool;
 pub use progress::Progress;
 pub use ranges::RangeSet;

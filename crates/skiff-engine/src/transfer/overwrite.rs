@@ -2,7 +2,7 @@
 //! decided from the sizes and modification times of both sides. Pure decisions, no I/O.
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::store::OverwritePolicy;
+use crate::job::OverwritePolicy;
 
 /// The outcome for one file.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,48 +20,13 @@ use std::fs::File;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use super::local_dest::{LocalDir, TempFile};
 use super::overwrite::Stamp;
 use super::ranges::RangeSet;
+use crate::job::{PartialRecord, PartialStore};
 
 /// How often the ranges on disk are saved while a file downloads.
 pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
-
-/// One unfinished download as saved between runs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PartialRecord {
-    /// The temp file's name in the destination folder (downloads) or its remote path (uploads).
-    pub temp: String,
-    /// Device and inode of the local temp file Skiff created (downloads; 0 for uploads).
-    pub dev: u64,
-    pub ino: u64,
-    /// The source as it was when these bytes were read.
-    pub source_size: u64,
-    pub source_mtime: Option<u32>,
-    /// Half-open byte ranges that are on disk in the temp file.
-    pub ranges: Vec<(u64, u64)>,
-}
-
-impl PartialRecord {
-    /// The saved ranges as a set.
-    pub fn done(&self) -> RangeSet {
-        let mut done = RangeSet::new();
-        for &(a, b) in self.ranges.iter().filter(|r| r.0 < r.1) {
-            done.insert(a..b);
-        }
-        done
-    }
-}
-
-/// Where partial downloads are kept between runs, per job, by a key naming the file (its
-/// path relative to the job's root). Calls block (a database): call them off the runtime.
-pub trait PartialStore: Send + Sync + 'static {
-    fn load(&self, key: &str) -> Option<PartialRecord>;
-    fn save(&self, key: &str, record: &PartialRecord);
-    fn forget(&self, key: &str);
-}
 
 /// A job's partial store, as transfers carry it.
 #[derive(Clone)]
@@ -84,7 +49,7 @@ impl Partials {
         let same_source = rec.source_size == source.size && rec.source_mtime == source.mtime;
         match ours {
             Some(temp) if same_source && !rec.ranges.is_empty() => {
-                let done = rec.done();
+                let done = RangeSet::from_pairs(&rec.ranges);
                 tracing::info!(key, bytes = done.len(), "taking up a partial download");
                 Some((temp, done))
             }

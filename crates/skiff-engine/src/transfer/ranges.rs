@@ -48,6 +48,16 @@ impl RangeSet {
         self.map.is_empty()
     }
 
+    /// The set of (start, end) pairs (the inverse of [`RangeSet::ranges`]); empty or
+    /// reversed pairs add nothing.
+    pub fn from_pairs(pairs: &[(u64, u64)]) -> RangeSet {
+        let mut set = RangeSet::new();
+        for &(start, end) in pairs {
+            set.insert(start..end);
+        }
+        set
+    }
+
     /// The ranges as (start, end) pairs, in order.
     pub fn ranges(&self) -> Vec<(u64, u64)> {
         self.map.iter().map(|(s, e)| (*s, *e)).collect()

@@ -47,7 +47,7 @@ use super::{join_remote, PART_SUFFIX};
 use crate::error::{Error, ErrorKind, Result};
 use crate::sftp::{status_to_result, InFlightBudget, SftpSession};
 use crate::ssh::ConnectOptions;
-use crate::store::OverwritePolicy;
+use crate::job::OverwritePolicy;
 
 /// Knobs for tree transfers.
 #[derive(Debug, Clone)]

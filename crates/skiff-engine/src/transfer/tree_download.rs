@@ -40,7 +40,7 @@ use super::{join_remote, remote_basename, safe_remote_name, PART_SUFFIX};
 use crate::error::{Error, ErrorKind, Result};
 use crate::sftp::{status_to_result, SftpSession};
 use crate::ssh::ConnectOptions;
-use crate::store::OverwritePolicy;
+use crate::job::OverwritePolicy;
 
 struct RemoteFile {
     /// Relative to the tree's root, with `/`.

@@ -218,7 +218,7 @@ pub(super) async fn take_up_upload(partials: &Partials, key: &str, sess: &SftpSe
         forget_partial(partials, key).await;
         return None;
     }
-    let done = rec.done();
+    let done = RangeSet::from_pairs(&rec.ranges);
     tracing::info!(key, bytes = done.len(), "taking up a partial upload");
     Some(done)
 }

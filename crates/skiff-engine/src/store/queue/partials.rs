@@ -5,8 +5,10 @@
 use rusqlite::{params, OptionalExtension};
 use std::sync::Arc;
 
-use super::{ensure_job, now, JobId, Op, Queue, StoreError};
-use crate::transfer::{PartialRecord, PartialStore, Partials};
+use super::errors::{Op, StoreError};
+use super::rows::{ensure_job, now};
+use super::Queue;
+use crate::job::{JobId, PartialRecord, PartialStore};
 
 impl Queue {
     /// Saves (replaces) the partial record of `rel_path` in job `id`.
@@ -44,8 +46,8 @@ impl Queue {
     }
 
     /// Job `id`'s partial downloads, as the transfers take them.
-    pub fn partials_of(self: &Arc<Self>, id: JobId) -> Partials {
-        Partials(Arc::new(JobPartials { queue: self.clone(), id }))
+    pub fn partials_of(self: &Arc<Self>, id: JobId) -> Arc<dyn PartialStore> {
+        Arc::new(JobPartials { queue: self.clone(), id })
     }
 }
 
