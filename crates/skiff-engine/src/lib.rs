@@ -17,7 +17,9 @@
 //! - [`watch`]: live local listings: a debounced "this folder changed" per watched folder.
 //! - [`sandbox`]: a throwaway local SFTP server (the system's OpenSSH sshd on 127.0.0.1)
 //!   with sample files, for trying Skiff without a server.
-//! - [`remote`]: parsing `[user@]host[:port]:path` the way scp does.
+//! - [`address`]: parsing `[user@]host[:port]` the way OpenSSH does (quick connect,
+//!   ProxyJump hops, the host part of scp-style locations).
+//! - [`remote`]: parsing `[user@]host:path` the way scp does.
 //! - [`error`]: the one error type; every error names operation, host and path.
 //! - [`text`]: server-supplied names and texts escaped for a terminal (controls, bidi overrides).
 
@@ -25,6 +27,7 @@
 // cold path, and boxing it would cost an allocation per error for no measurable gain.
 #![allow(clippy::result_large_err)]
 
+pub mod address;
 pub mod browse;
 pub mod engine;
 pub mod error;
