@@ -17,6 +17,8 @@
 //! - [`watch`]: live local listings: a debounced "this folder changed" per watched folder.
 //! - [`sandbox`]: a throwaway local SFTP server (the system's OpenSSH sshd on 127.0.0.1)
 //!   with sample files, for trying Skiff without a server.
+//! - [`sshd`]: starting a private OpenSSH sshd on 127.0.0.1 (keys, config, free port, dies
+//!   with its owner): the sandbox's and the integration tests' one launcher.
 //! - [`address`]: parsing `[user@]host[:port]` the way OpenSSH does (quick connect,
 //!   ProxyJump hops, the host part of scp-style locations).
 //! - [`remote`]: parsing `[user@]host:path` the way scp does.
@@ -35,6 +37,7 @@ pub mod remote;
 pub mod sandbox;
 pub mod scheduler;
 pub mod sftp;
+pub mod sshd;
 pub mod store;
 pub mod ssh;
 pub mod text;
