@@ -38,11 +38,8 @@ impl Account {
 impl fmt::Display for Account {
     /// `user@host:port`, `user@[v6addr]:port` for IPv6 literals.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.host.contains(':') {
-            write!(f, "{}@[{}]:{}", self.user, self.host, self.port)
-        } else {
-            write!(f, "{}@{}:{}", self.user, self.host, self.port)
-        }
+        let address = crate::address::Address { user: Some(self.user.clone()), host: self.host.clone(), port: Some(self.port) };
+        fmt::Display::fmt(&address, f)
     }
 }
 
