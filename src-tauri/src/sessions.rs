@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use skiff_engine::sftp::{InFlightBudget, SftpSession};
-use skiff_engine::engine::{Address, Reach};
+use skiff_engine::engine::Reach;
 use skiff_engine::ssh::{ConnectOptions, Connection};
 use skiff_engine::{Error, ErrorKind, Result};
 
@@ -46,13 +46,6 @@ pub type QuickAddress = skiff_engine::address::Address;
 /// Parse a quick-connect address; the error says what is wrong with it.
 pub fn parse_quick(address: &str) -> std::result::Result<QuickAddress, String> {
     QuickAddress::parse(address).map_err(|e| e.to_string())
-}
-
-impl QuickAddress {
-    /// The address as the engine reaches it: through the default ssh_config, no overrides.
-    pub fn reach(&self) -> Reach {
-        Reach::Address(Address { host: self.host.clone(), user: self.user.clone(), port: self.port, ..Address::default() })
-    }
 }
 
 /// Who logs in where, for the prompter: `opts`' account is the target's.
