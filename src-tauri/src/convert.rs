@@ -109,22 +109,12 @@ pub fn job_state(s: EngineJobState) -> JobState {
 
 /// `user@host:port` of a job, from what its spec says (unset parts left out).
 pub fn job_host(user: Option<&str>, host: &str, port: Option<u16>) -> String {
-    let mut s = String::new();
-    if let Some(u) = user {
-        s.push_str(u);
-        s.push('@');
+    skiff_engine::address::Address {
+        user: user.map(str::to_string),
+        host: host.to_string(),
+        port,
     }
-    if host.contains(':') {
-        s.push('[');
-        s.push_str(host);
-        s.push(']');
-    } else {
-        s.push_str(host);
-    }
-    if let Some(p) = port {
-        s.push_str(&format!(":{p}"));
-    }
-    s
+    .to_string()
 }
 
 fn local_name(p: &Path) -> String {

@@ -22,7 +22,8 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use skiff_engine::ssh::{
-    Account, HostKeyDecision, InteractivePrompt, Prompter, Secret, UnknownHostKey, Zeroizing,
+    is_password_round, Account, HostKeyDecision, InteractivePrompt, Prompter, Secret, UnknownHostKey,
+    Zeroizing,
 };
 use skiff_engine::store::secrets::{SecretKind, Secrets};
 use tokio::sync::oneshot;
@@ -362,11 +363,6 @@ impl GuiPrompter {
     }
 }
 
-/// Whether a lone keyboard-interactive question is the usual password prompt.
-fn is_password_prompt(prompts: &[InteractivePrompt]) -> bool {
-    matches!(prompts, [p] if !p.echo && p.text.to_ascii_lowercase().contains("password"))
-}
-
 impl Prompter for GuiPrompter {
     fn password<'a>(&'a self, account: &'a Account, _attempt: usize) -> BoxFuture<'a, Option<Secret>> {
         Box::pin(self.password_for(account))
@@ -400,7 +396,7 @@ impl Prompter for GuiPrompter {
                 return Some(Vec::new());
             }
             // "Password:" is a password question (it can be remembered), whatever the method.
-            if is_password_prompt(prompts) {
+            if is_password_round(prompts) {
                 return self.password_for(account).await.map(|p| vec![p]);
             }
             let fields = prompts

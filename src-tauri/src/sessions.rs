@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use skiff_engine::sftp::{InFlightBudget, SftpSession};
-use skiff_engine::engine::{Address, Reach};
+use skiff_engine::engine::Reach;
 use skiff_engine::ssh::{ConnectOptions, Connection};
 use skiff_engine::{Error, ErrorKind, Result};
 
@@ -40,81 +40,12 @@ const RECONNECT_DELAYS: [Duration; 5] = [
 ];
 
 /// A quick-connect address: `[user@]host[:port]`, `[user@][v6addr][:port]`, optionally with
-/// an `ssh://` or `sftp://` prefix.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QuickAddress {
-    pub user: Option<String>,
-    pub host: String,
-    pub port: Option<u16>,
-}
+/// an `ssh://` or `sftp://` prefix (the engine's one parser, OpenSSH's rules).
+pub type QuickAddress = skiff_engine::address::Address;
 
 /// Parse a quick-connect address; the error says what is wrong with it.
 pub fn parse_quick(address: &str) -> std::result::Result<QuickAddress, String> {
-    let s = address.trim();
-    let s = s
-        .strip_prefix("ssh://")
-        .or_else(|| s.strip_prefix("sftp://"))
-        .unwrap_or(s);
-    let s = s.strip_suffix('/').unwrap_or(s);
-    if s.is_empty() {
-        return Err("the address is empty; type [user@]host[:port]".into());
-    }
-    if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!("{s:?} holds spaces; type [user@]host[:port]"));
-    }
-    let (user, rest) = match s.rsplit_once('@') {
-        Some(("", _)) => return Err(format!("{s:?} has an empty user name before '@'")),
-        Some((u, r)) => (Some(u.to_string()), r),
-        None => (None, s),
-    };
-    let bad_port = |p: &str| format!("{p:?} is not a port number (1–65535)");
-    let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
-        let (h, after) = v6
-            .split_once(']')
-            .ok_or_else(|| format!("{s:?} lacks the closing ']' of the address"))?;
-        match after {
-            "" => (h, None),
-            _ => {
-                let p = after
-                    .strip_prefix(':')
-                    .ok_or_else(|| format!("{s:?}: expected ':port' after ']'"))?;
-                (h, Some(p))
-            }
-        }
-    } else if rest.matches(':').count() > 1 {
-        // A bare IPv6 address: no port possible without brackets.
-        (rest, None)
-    } else {
-        match rest.split_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (rest, None),
-        }
-    };
-    if host.is_empty() {
-        return Err(format!("{s:?} has no host name"));
-    }
-    if host.starts_with('-') {
-        return Err(format!("{host:?} is not a host name"));
-    }
-    let port = match port {
-        None => None,
-        Some(p) => match p.parse::<u16>() {
-            Ok(n) if n > 0 => Some(n),
-            _ => return Err(bad_port(p)),
-        },
-    };
-    Ok(QuickAddress {
-        user,
-        host: host.to_string(),
-        port,
-    })
-}
-
-impl QuickAddress {
-    /// The address as the engine reaches it: through the default ssh_config, no overrides.
-    pub fn reach(&self) -> Reach {
-        Reach::Address(Address { host: self.host.clone(), user: self.user.clone(), port: self.port, ..Address::default() })
-    }
+    QuickAddress::parse(address).map_err(|e| e.to_string())
 }
 
 /// Who logs in where, for the prompter: `opts`' account is the target's.

@@ -10,7 +10,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use futures::future::BoxFuture;
-use skiff_engine::ssh::{Account, HostKeyDecision, InteractivePrompt, Prompter, Secret, UnknownHostKey, Zeroizing};
+use skiff_engine::ssh::{is_password_round, Account, HostKeyDecision, InteractivePrompt, Prompter, Secret, UnknownHostKey, Zeroizing};
 use skiff_engine::text;
 
 pub struct TerminalPrompter {
@@ -88,7 +88,7 @@ impl Prompter for TerminalPrompter {
         prompts: &'a [InteractivePrompt],
     ) -> BoxFuture<'a, Option<Vec<Secret>>> {
         Box::pin(async move {
-            if prompts.len() == 1 && !prompts[0].echo {
+            if is_password_round(prompts) {
                 if let Some(p) = self.env_password(account) {
                     return Some(vec![p]);
                 }
@@ -200,5 +200,9 @@ mod tests {
         assert!(p.password(&Account::new("u", "jump", 22), 1).await.is_none());
         let hidden = [InteractivePrompt { text: "Password: ".into(), echo: false }];
         assert!(p.keyboard_interactive(&Account::new("u", "jump", 22), "", "", &hidden).await.is_none());
+        assert_eq!(p.keyboard_interactive(&target, "", "", &hidden).await.map(|a| a.len()), Some(1));
+        // SKIFF_PASSWORD is no answer to a one-time code.
+        let code = [InteractivePrompt { text: "Verification code: ".into(), echo: false }];
+        assert!(p.keyboard_interactive(&target, "", "", &code).await.is_none());
     }
 }

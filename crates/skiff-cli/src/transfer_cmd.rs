@@ -20,6 +20,13 @@ fn usage(detail: impl Into<String>) -> Error {
     Error::new(ErrorKind::Config, "cp", detail).hint("see `skiff cp --help`")
 }
 
+/// A command-line location; a remote one with a malformed `user@host` part is an error of `op`.
+fn location(op: &str, s: &str) -> Result<Location> {
+    Location::parse(s).map_err(|e| {
+        Error::new(ErrorKind::Config, op, format!("{s:?} is not a valid location: {e}")).hint("use [user@]host:path for a remote location, or ./path for a local one")
+    })
+}
+
 fn transfer_options(t: &TuneArgs) -> TransferOptions {
     let mut o = TransferOptions::default();
     if let Some(n) = t.requests {
@@ -106,8 +113,8 @@ impl Display {
 /// `skiff cp`: one queued job per source, run through the scheduler.
 pub async fn cp(args: CpArgs) -> Result<()> {
     let (dst, srcs) = args.paths.split_last().ok_or_else(|| usage("give at least one source and a destination"))?;
-    let dst = Location::parse(dst);
-    let srcs: Vec<Location> = srcs.iter().map(|s| Location::parse(s)).collect();
+    let dst = location("cp", dst)?;
+    let srcs: Vec<Location> = srcs.iter().map(|s| location("cp", s)).collect::<Result<_>>()?;
     let topts = transfer_options(&args.tune);
     let policy = overwrite_policy(&args)?;
     let display = Display::new(args.quiet);
@@ -218,7 +225,7 @@ fn absolute(p: &Path) -> PathBuf {
 }
 
 pub async fn ls(args: LsArgs) -> Result<()> {
-    let Location::Remote { user, host, path } = Location::parse(&args.target) else {
+    let Location::Remote { user, host, path } = location("ls", &args.target)? else {
         return Err(Error::new(ErrorKind::Config, "ls", format!("{} is not a remote location", args.target))
             .hint("use HOST:PATH, e.g. myserver:/srv"));
     };

@@ -19,7 +19,11 @@
 //! - [`watch`]: live local listings: a debounced "this folder changed" per watched folder.
 //! - [`sandbox`]: a throwaway local SFTP server (the system's OpenSSH sshd on 127.0.0.1)
 //!   with sample files, for trying Skiff without a server.
-//! - [`remote`]: parsing `[user@]host[:port]:path` the way scp does.
+//! - [`sshd`]: starting a private OpenSSH sshd on 127.0.0.1 (keys, config, free port, dies
+//!   with its owner): the sandbox's and the integration tests' one launcher.
+//! - [`address`]: parsing `[user@]host[:port]` the way OpenSSH does (quick connect,
+//!   ProxyJump hops, the host part of scp-style locations).
+//! - [`remote`]: parsing `[user@]host:path` the way scp does.
 //! - [`error`]: the one error type; every error names operation, host and path.
 //! - [`text`]: server-supplied names and texts escaped for a terminal (controls, bidi overrides).
 
@@ -27,6 +31,7 @@
 // cold path, and boxing it would cost an allocation per error for no measurable gain.
 #![allow(clippy::result_large_err)]
 
+pub mod address;
 pub mod browse;
 pub mod engine;
 pub mod error;
@@ -35,6 +40,7 @@ pub mod remote;
 pub mod sandbox;
 pub mod scheduler;
 pub mod sftp;
+pub mod sshd;
 pub mod store;
 pub mod ssh;
 pub mod text;

@@ -1,10 +1,11 @@
 //! A throwaway local SFTP server for newcomers: "try Skiff without a server".
 //!
-//! [`Sandbox::start`] runs OpenSSH's own `sshd` (from the system, never one of ours) on a
-//! free 127.0.0.1 port, with a fresh host key and user key (made by `ssh-keygen`) in a state
+//! [`Sandbox::start`] runs OpenSSH's own `sshd` (from the system, never one of ours) through
+//! [`crate::sshd`] on a free 127.0.0.1 port, with a fresh host key and user key in a state
 //! folder the caller chooses, SFTP only (`ForceCommand internal-sftp`, no forwarding, public
-//! key only), serving a folder of sample files. A `known_hosts` with the host key is written
-//! beside them, so connecting asks no question; [`Sandbox::profile`] is the saved-host form.
+//! key only, one allowed user), serving a folder of sample files. The `known_hosts` with the
+//! host key written beside them means connecting asks no question; [`Sandbox::profile`] is the
+//! saved-host form.
 //!
 //! The SFTP session sees the sample folder and nothing else. `ForceCommand internal-sftp -d`
 //! only picks the starting folder; the confinement OpenSSH offers is `ChrootDirectory`,
@@ -17,36 +18,20 @@
 //! other confinement: there the server still reaches what that user can (logged as a
 //! warning), behind a key only this state folder holds, on 127.0.0.1.
 //!
-//! This module owns that folder and that one child process: it never touches `~/.ssh`, the
-//! system sshd's configuration, or any other process (except an sshd it started earlier
-//! from the same state folder and that outlived its app, which it stops). Stopping (or
-//! dropping) the [`Sandbox`] kills and reaps the server. The sample files in `files/` are
-//! only created when missing, so what a person put there survives a restart.
-//!
-//! On Linux the server also dies with the app when the app is killed outright (SIGKILL, a
-//! crash): it is started with `PR_SET_PDEATHSIG`. That signal follows the *thread* that
-//! forked, not the process, so the server is always spawned from the sandbox's own launcher
-//! thread, which lives exactly as long as the [`Sandbox`] (callers start it from tokio's
-//! blocking threads, which exit when idle and would take the server with them).
+//! This module owns the sample files, the chroot link and the sandbox's settings; starting,
+//! stopping and the server dying with the app (also when the app is killed outright) are
+//! [`crate::sshd`]'s. The sample files in `files/` are only created when missing, so what a
+//! person put there survives a restart.
 
 use std::fs;
-use std::io::{self, Read};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::sshd::{self, Sshd, SshdOptions};
 use crate::store::profiles::{AuthKind, Profile};
 
-/// OpenSSH's server.
-const SSHD: &str = "/usr/sbin/sshd";
-/// How long the server may take to answer with its banner.
-const START_TIMEOUT: Duration = Duration::from_secs(5);
-/// Tries when another process takes the free port first.
-const BIND_ATTEMPTS: usize = 5;
 /// The id of [`Sandbox::profile`]: saving it again replaces the earlier one.
 pub const SANDBOX_PROFILE_ID: &str = "sandbox";
 
@@ -66,82 +51,8 @@ pub struct Sandbox {
     pub key_path: PathBuf,
     /// A known_hosts file holding the server's key for `[127.0.0.1]:port`.
     pub known_hosts: PathBuf,
-    state_dir: PathBuf,
-    log: PathBuf,
-    child: Option<Child>,
-    /// Declared after `child`: dropped (its thread ended) only once the server is stopped.
-    _launcher: Launcher,
+    server: Sshd,
 }
-
-/// A spawn request: the command, and where its child goes.
-type SpawnRequest = (Command, mpsc::Sender<io::Result<Child>>);
-
-/// The thread that forks the server (see the module docs): it spawns what it is sent and
-/// then waits, parked on its channel, until the [`Sandbox`] that owns it is dropped.
-struct Launcher {
-    tx: Option<mpsc::Sender<SpawnRequest>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Launcher {
-    fn new() -> Result<Launcher> {
-        let (tx, rx) = mpsc::channel::<SpawnRequest>();
-        let thread = std::thread::Builder::new()
-            .name("skiff-sandbox".into())
-            .spawn(move || {
-                for (mut cmd, reply) in rx {
-                    let _ = reply.send(cmd.spawn());
-                }
-            })
-            .map_err(|e| fail(format!("cannot start the sandbox's launcher thread: {e}")).hint("the system is out of threads or memory; close something and try again"))?;
-        Ok(Launcher { tx: Some(tx), thread: Some(thread) })
-    }
-
-    /// Spawn `cmd` from the launcher thread, set to die with this process.
-    fn spawn(&self, mut cmd: Command) -> io::Result<Child> {
-        die_with_parent(&mut cmd);
-        let (reply_tx, reply_rx) = mpsc::channel();
-        let gone = || io::Error::other("the sandbox's launcher thread has stopped");
-        self.tx.as_ref().ok_or_else(gone)?.send((cmd, reply_tx)).map_err(|_| gone())?;
-        reply_rx.recv().map_err(|_| gone())?
-    }
-}
-
-impl Drop for Launcher {
-    fn drop(&mut self) {
-        self.tx.take();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// Linux: the child gets SIGTERM (sshd exits on it) when the thread that forked it ends,
-/// which for the launcher thread means when this process ends, however it ends.
-#[cfg(target_os = "linux")]
-fn die_with_parent(cmd: &mut Command) {
-    use std::os::unix::process::CommandExt;
-    let parent = std::process::id() as libc::pid_t;
-    // SAFETY: the hook runs between fork and exec and only makes async-signal-safe calls
-    // (prctl, getppid); it allocates nothing.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong, 0, 0, 0) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            // The parent died between fork and prctl: the signal will never come.
-            if libc::getppid() != parent {
-                return Err(io::Error::from_raw_os_error(libc::ESRCH));
-            }
-            Ok(())
-        });
-    }
-}
-
-/// Elsewhere a killed app leaves the server running; the next start stops it
-/// (`stop_stale_server`).
-#[cfg(not(target_os = "linux"))]
-fn die_with_parent(_cmd: &mut Command) {}
 
 impl std::fmt::Debug for Sandbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -149,7 +60,7 @@ impl std::fmt::Debug for Sandbox {
             .field("port", &self.port)
             .field("root", &self.root)
             .field("user", &self.user)
-            .field("running", &self.child.is_some())
+            .field("running", &self.server.pid().is_some())
             .finish_non_exhaustive()
     }
 }
@@ -164,36 +75,19 @@ fn io_fail(path: &Path, e: &io::Error) -> Error {
 
 impl Sandbox {
     /// Start a server with its state (keys, configuration, log, `files/`) in `state_dir`
-    /// (created). Returns once the port answers with an SSH banner (at most 5 s), or an
+    /// (created). Returns once the port answers with an SSH banner (at most 10 s), or an
     /// error saying what failed.
     pub fn start(state_dir: &Path) -> Result<Sandbox> {
-        if !Path::new(SSHD).exists() {
-            return Err(Error::new(ErrorKind::Unsupported, "start sandbox", format!("{SSHD} (OpenSSH server) is not installed"))
-                .hint("install it: apt-get install openssh-server"));
-        }
         create_private_dir(state_dir)?;
         let state_dir = fs::canonicalize(state_dir).map_err(|e| io_fail(state_dir, &e))?;
-        let config_path = state_dir.join("sshd_config");
-        stop_stale_server(&state_dir, &config_path);
-
         let root = state_dir.join("files");
         make_samples(&root)?;
-
-        let host_key = state_dir.join("ssh_host_ed25519_key");
-        let key_path = state_dir.join("id_ed25519");
-        keygen(&host_key)?;
-        keygen(&key_path)?;
-        let host_pub = read_pub_line(&host_key)?;
-        let authorized_keys = state_dir.join("authorized_keys");
-        write_file(&authorized_keys, &format!("{}\n", read_pub_line(&key_path)?))?;
 
         let user = current_user();
         if user.is_empty() {
             return Err(fail("cannot tell the current user's name").hint("set the USER environment variable"));
         }
-        let chroot_link = if is_root() {
-            // Privilege-separation folder; sshd refuses to start without it.
-            fs::create_dir_all("/run/sshd").map_err(|e| io_fail(Path::new("/run/sshd"), &e))?;
+        let chroot_link = if sshd::running_as_root() {
             Some(chroot_link(&state_dir, &root)?)
         } else {
             tracing::warn!(root = %root.display(), "the sandbox is not root: its SFTP server cannot be chrooted and reaches every file this user can");
@@ -203,60 +97,27 @@ impl Sandbox {
             Some(_) => "/".to_string(),
             None => root.display().to_string(),
         };
-
-        let known_hosts = state_dir.join("known_hosts");
-        let log = state_dir.join("sshd.log");
-        let launcher = Launcher::new()?;
-        let mut last_err = None;
-        for _ in 0..BIND_ATTEMPTS {
-            let port = free_port()?;
-            let config = sshd_config(port, &state_dir, &host_key, &authorized_keys, &user, chroot_link.as_deref());
-            write_file(&config_path, &config)?;
-            write_file(&known_hosts, &format!("[127.0.0.1]:{port} {host_pub}\n"))?;
-            let log_file = fs::File::create(&log).map_err(|e| io_fail(&log, &e))?;
-            let mut cmd = Command::new(SSHD);
-            cmd.arg("-D")
-                .arg("-e")
-                .arg("-f")
-                .arg(&config_path)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(log_file);
-            let mut child = launcher
-                .spawn(cmd)
-                .map_err(|e| fail(format!("cannot run {SSHD}: {e}")).hint("install it: apt-get install openssh-server"))?;
-            match wait_ready(&mut child, port, &log) {
-                Ok(()) => {
-                    tracing::info!(port, root = %root.display(), "sandbox sshd started");
-                    return Ok(Sandbox {
-                        port,
-                        root,
-                        remote_root,
-                        chroot_link,
-                        user,
-                        key_path,
-                        known_hosts,
-                        state_dir,
-                        log,
-                        child: Some(child),
-                        _launcher: launcher,
-                    });
+        let opts = SshdOptions { settings: sandbox_settings(&user, chroot_link.as_deref()), ..SshdOptions::default() };
+        let server = match Sshd::start(&state_dir, &opts) {
+            Ok(server) => server,
+            Err(e) => {
+                if let Some(link) = &chroot_link {
+                    let _ = fs::remove_file(link);
                 }
-                Err(e) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    let text = fs::read_to_string(&log).unwrap_or_default();
-                    if !(text.contains("Address already in use") || text.contains("Cannot bind any address")) {
-                        return Err(e);
-                    }
-                    last_err = Some(e);
-                }
+                return Err(e.op("start sandbox"));
             }
-        }
-        if let Some(link) = &chroot_link {
-            let _ = fs::remove_file(link);
-        }
-        Err(last_err.unwrap_or_else(|| fail("sshd did not start")))
+        };
+        tracing::info!(port = server.port, root = %root.display(), "sandbox started");
+        Ok(Sandbox {
+            port: server.port,
+            root,
+            remote_root,
+            chroot_link,
+            user,
+            key_path: server.user_key.clone(),
+            known_hosts: server.known_hosts.clone(),
+            server,
+        })
     }
 
     /// The saved-host form: "Local sandbox" on 127.0.0.1, key authentication with
@@ -279,38 +140,30 @@ impl Sandbox {
 
     /// The folder holding keys, configuration and log.
     pub fn state_dir(&self) -> &Path {
-        &self.state_dir
+        &self.server.dir
     }
 
     /// What the server logged (for an error report).
     pub fn log_contents(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
+        self.server.log_contents()
     }
 
     /// The server's process id, while it has not been stopped.
     pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
+        self.server.pid()
     }
 
     /// Whether the server is still running.
     pub fn is_running(&mut self) -> bool {
-        match &mut self.child {
-            Some(c) => matches!(c.try_wait(), Ok(None)),
-            None => false,
-        }
+        self.server.is_running()
     }
 
     /// Stop the server (kill and reap it). Sessions already open end with their connections.
     /// Calling it again does nothing.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-            let _ = fs::remove_file(self.state_dir.join("sshd.pid"));
-            if let Some(link) = self.chroot_link.take() {
-                let _ = fs::remove_file(link);
-            }
-            tracing::info!(port = self.port, "sandbox sshd stopped");
+        self.server.stop();
+        if let Some(link) = self.chroot_link.take() {
+            let _ = fs::remove_file(link);
         }
     }
 }
@@ -330,10 +183,6 @@ fn create_private_dir(dir: &Path) -> Result<()> {
         b.mode(0o700);
     }
     b.create(dir).map_err(|e| io_fail(dir, &e))
-}
-
-fn write_file(path: &Path, text: &str) -> Result<()> {
-    fs::write(path, text).map_err(|e| io_fail(path, &e))
 }
 
 /// The sample tree, created piece by piece only where missing.
@@ -374,46 +223,6 @@ fn sample_bytes(seed: u64, len: usize) -> Vec<u8> {
         .collect()
 }
 
-/// A fresh ed25519 key at `path` (an old one is replaced).
-fn keygen(path: &Path) -> Result<()> {
-    for p in [path.to_path_buf(), pub_path(path)] {
-        match fs::remove_file(&p) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_fail(&p, &e)),
-        }
-    }
-    let out = Command::new("ssh-keygen")
-        .args(["-t", "ed25519", "-N", "", "-C", "skiff-sandbox", "-q", "-f"])
-        .arg(path)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| fail(format!("cannot run ssh-keygen: {e}")).hint("install it: apt-get install openssh-client"))?;
-    if !out.status.success() {
-        return Err(fail(format!("ssh-keygen failed: {}", String::from_utf8_lossy(&out.stderr).trim()))
-            .path(path.display().to_string())
-            .hint("check that the sandbox folder is writable"));
-    }
-    Ok(())
-}
-
-fn pub_path(key: &Path) -> PathBuf {
-    let mut p = key.as_os_str().to_owned();
-    p.push(".pub");
-    PathBuf::from(p)
-}
-
-/// `"ssh-ed25519 AAAA…"` from the key's `.pub` file (without the comment).
-fn read_pub_line(key: &Path) -> Result<String> {
-    let p = pub_path(key);
-    let text = fs::read_to_string(&p).map_err(|e| io_fail(&p, &e))?;
-    let fields: Vec<&str> = text.split_whitespace().take(2).collect();
-    if fields.len() != 2 {
-        return Err(fail("ssh-keygen wrote a malformed public key").path(p.display().to_string()));
-    }
-    Ok(fields.join(" "))
-}
-
 fn current_user() -> String {
     if let Some(u) = ["USER", "LOGNAME"].iter().filter_map(|k| std::env::var(k).ok()).find(|v| !v.is_empty()) {
         return u;
@@ -424,24 +233,6 @@ fn current_user() -> String {
         .filter(|o| o.status.success())
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default()
-}
-
-fn is_root() -> bool {
-    #[cfg(unix)]
-    {
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        unsafe { libc::geteuid() == 0 }
-    }
-    #[cfg(not(unix))]
-    {
-        false
-    }
-}
-
-fn free_port() -> Result<u16> {
-    let l = TcpListener::bind(("127.0.0.1", 0))
-        .map_err(|e| fail(format!("cannot find a free port on 127.0.0.1: {e}")).hint("check the loopback interface"))?;
-    l.local_addr().map(|a| a.port()).map_err(|e| fail(e.to_string()))
 }
 
 /// Where the root-owned links sshd chroots through live: `/run` is root's, 0755.
@@ -476,124 +267,31 @@ fn chroot_link(state_dir: &Path, root: &Path) -> Result<PathBuf> {
     }
 }
 
-/// A value for sshd_config, quoted (paths may hold spaces).
-fn quoted(p: &Path) -> String {
-    format!("\"{}\"", p.display())
-}
-
-/// The server's configuration. As root (`chroot` given) the session is chrooted into the
-/// folder `chroot` leads to and `-d /` starts it there (root's home is outside).
-fn sshd_config(port: u16, state: &Path, host_key: &Path, authorized_keys: &Path, user: &str, chroot: Option<&Path>) -> String {
-    // AuthorizedKeysFile expands % tokens.
-    let ak = authorized_keys.display().to_string().replace('%', "%%");
-    let mut c = format!(
-        "# Skiff's sandbox: SFTP only, on 127.0.0.1, for one user with one key.\n\
-         Port {port}\n\
-         ListenAddress 127.0.0.1\n\
-         HostKey {hk}\n\
-         PidFile {pid}\n\
-         AuthorizedKeysFile \"{ak}\"\n\
-         AllowUsers {user}\n\
-         StrictModes no\n\
-         UsePAM no\n\
-         PubkeyAuthentication yes\n\
-         PasswordAuthentication no\n\
-         KbdInteractiveAuthentication no\n\
-         PermitEmptyPasswords no\n\
-         DisableForwarding yes\n\
-         PermitTTY no\n\
-         UseDNS no\n\
-         PrintMotd no\n\
-         PrintLastLog no\n\
-         LogLevel INFO\n\
-         MaxStartups 100\n\
-         MaxSessions 64\n\
-         Subsystem sftp internal-sftp\n",
-        hk = quoted(host_key),
-        pid = quoted(&state.join("sshd.pid")),
-    );
+/// The sandbox's own sshd settings (before [`crate::sshd`]'s common ones, so they win): one
+/// user, SFTP only, no forwarding or terminal. As root (`chroot` given) the session is
+/// chrooted into the folder `chroot` leads to and `-d /` starts it there (root's home is
+/// outside).
+fn sandbox_settings(user: &str, chroot: Option<&Path>) -> Vec<String> {
+    let mut settings: Vec<String> =
+        [format!("AllowUsers {user}"), "DisableForwarding yes".into(), "PermitTTY no".into(), "LogLevel INFO".into()].into();
     match chroot {
-        Some(dir) => c.push_str(&format!(
-            "ChrootDirectory {}\nForceCommand internal-sftp -d /\nPermitRootLogin prohibit-password\n",
-            quoted(dir).replace('%', "%%")
-        )),
-        None => c.push_str("ForceCommand internal-sftp\nPermitRootLogin no\n"),
+        Some(dir) => settings.extend([
+            format!("ChrootDirectory {}", sshd::config::quoted(dir).replace('%', "%%")),
+            "ForceCommand internal-sftp -d /".into(),
+            "PermitRootLogin prohibit-password".into(),
+        ]),
+        None => settings.extend(["ForceCommand internal-sftp".into(), "PermitRootLogin no".into()]),
     }
-    c
-}
-
-/// Wait until the port answers with an SSH banner, the child exits, or the timeout passes.
-fn wait_ready(child: &mut Child, port: u16, log: &Path) -> Result<()> {
-    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    let deadline = Instant::now() + START_TIMEOUT;
-    let log_tail = || {
-        let text = fs::read_to_string(log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(8)..].join("\n")
-    };
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Err(fail(format!("sshd exited at once ({status}): {}", log_tail()))
-                .path(log.display().to_string())
-                .hint("see the sandbox log named here"));
-        }
-        match banner(addr) {
-            Ok(b) if b.starts_with("SSH-2.0-") => return Ok(()),
-            Ok(b) => {
-                return Err(fail(format!("127.0.0.1:{port} answered {b:?}, not an SSH banner"))
-                    .hint("another program took the port; try again"))
-            }
-            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(25)),
-            Err(e) => {
-                return Err(fail(format!("sshd did not answer on 127.0.0.1:{port} within {START_TIMEOUT:?} ({e}): {}", log_tail()))
-                    .path(log.display().to_string())
-                    .hint("see the sandbox log named here"))
-            }
-        }
-    }
-}
-
-fn banner(addr: SocketAddr) -> io::Result<String> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(200))?;
-    s.set_read_timeout(Some(Duration::from_millis(500)))?;
-    let mut buf = [0u8; 64];
-    let mut got = Vec::new();
-    while !got.contains(&b'\n') && got.len() < 255 {
-        let n = s.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        got.extend_from_slice(&buf[..n]);
-    }
-    Ok(String::from_utf8_lossy(&got).trim().to_string())
-}
-
-/// An sshd this state folder started earlier whose app died without stopping it: stop it,
-/// but only when `/proc` shows it is sshd running *this* folder's config.
-fn stop_stale_server(state: &Path, config: &Path) {
-    let Ok(pid) = fs::read_to_string(state.join("sshd.pid")) else { return };
-    let Ok(pid) = pid.trim().parse::<i32>() else { return };
-    if pid <= 1 {
-        return;
-    }
-    let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) else { return };
-    // sshd rewrites its command line ("sshd: /usr/sbin/sshd -D -e -f CONFIG [listener] …"),
-    // so look for the pieces rather than exact arguments.
-    let contains = |needle: &[u8]| !needle.is_empty() && cmdline.windows(needle.len()).any(|w| w == needle);
-    let ours = contains(b"sshd") && contains(config.as_os_str().as_encoded_bytes());
-    if ours {
-        tracing::info!(pid, "stopping a sandbox sshd left over from an earlier run");
-        #[cfg(unix)]
-        // SAFETY: kill has no memory-safety preconditions; the pid was checked above.
-        unsafe {
-            libc::kill(pid, libc::SIGTERM);
-        }
-    }
+    settings
 }
 
 #[cfg(test)]
 mod tests {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
     use super::*;
+    use crate::sshd::SSHD;
 
     #[test]
     fn samples_are_created_once_and_kept() {
@@ -666,14 +364,13 @@ mod tests {
     }
 
     #[test]
-    fn config_quotes_paths_and_chroots() {
-        let c = sshd_config(2222, Path::new("/s p"), Path::new("/s p/hk"), Path::new("/s p/a%k"), "bob", Some(Path::new("/run/skiff-sandbox/ab")));
-        assert!(c.contains("HostKey \"/s p/hk\""), "{c}");
-        assert!(c.contains("AuthorizedKeysFile \"/s p/a%%k\""), "{c}");
-        assert!(c.contains("PermitRootLogin prohibit-password"));
-        assert!(c.contains("ChrootDirectory \"/run/skiff-sandbox/ab\""), "{c}");
+    fn settings_confine_and_chroot() {
+        let c = sandbox_settings("bob", Some(Path::new("/run/skiff-sandbox/a%b"))).join("\n");
+        assert!(c.contains("AllowUsers bob\n"), "{c}");
+        assert!(c.contains("PermitRootLogin prohibit-password"), "{c}");
+        assert!(c.contains("ChrootDirectory \"/run/skiff-sandbox/a%%b\"\n"), "{c}");
         assert!(c.contains("ForceCommand internal-sftp -d /\n"), "{c}");
-        let plain = sshd_config(1, Path::new("/"), Path::new("/h"), Path::new("/a"), "bob", None);
-        assert!(plain.contains("PermitRootLogin no") && !plain.contains("Chroot"), "{plain}");
+        let plain = sandbox_settings("bob", None).join("\n");
+        assert!(plain.contains("PermitRootLogin no") && plain.contains("ForceCommand internal-sftp") && !plain.contains("Chroot"), "{plain}");
     }
 }

@@ -26,9 +26,12 @@ async fn reach_of(state: &AppState, target: ConnectTarget) -> AppResult<Reach> {
                 ))
             })?)
         }
-        ConnectTarget::Quick { address } => parse_quick(&address)
-            .map_err(|why| AppError::config(format!("connect {address:?}: {why}")))?
-            .reach(),
+        // Through the default ssh_config, no overrides.
+        ConnectTarget::Quick { address } => Reach::Address(
+            parse_quick(&address)
+                .map_err(|why| AppError::config(format!("connect {address:?}: {why}")))?
+                .into(),
+        ),
     })
 }
 

@@ -23,6 +23,13 @@ pub struct Address {
     pub overrides: Overrides,
 }
 
+impl From<crate::address::Address> for Address {
+    /// A parsed `[user@]host[:port]`, with nothing said on top of ssh_config.
+    fn from(a: crate::address::Address) -> Address {
+        Address { host: a.host, user: a.user, port: a.port, ..Address::default() }
+    }
+}
+
 /// How to reach a server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reach {

@@ -11,13 +11,14 @@
 //! host) in the top-level file. Unknown keywords never fail the parse; a known keyword with
 //! a bad value (`Port abc`) does, with the file named in the error.
 
-use std::fmt;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ssh2_config::{HostParams, ParseRule};
+
+use crate::address::Address;
 
 /// Default SSH port.
 const DEFAULT_PORT: u16 = 22;
@@ -55,65 +56,10 @@ pub struct HostConfig {
     pub connect_timeout: Option<Duration>,
 }
 
-/// One `ProxyJump` hop: `[user@]host[:port]` or `ssh://[user@]host[:port]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JumpHost {
-    pub user: Option<String>,
-    pub host: String,
-    pub port: Option<u16>,
-}
-
-impl JumpHost {
-    /// Parse one hop. IPv6 addresses take a port only in brackets: `[::1]:2222`.
-    /// Returns `None` for an empty host or an invalid port.
-    pub fn parse(spec: &str) -> Option<JumpHost> {
-        let spec = spec.trim();
-        let spec = spec.strip_prefix("ssh://").unwrap_or(spec);
-        let spec = spec.strip_suffix('/').unwrap_or(spec);
-        let (user, rest) = match spec.rfind('@') {
-            Some(i) => (Some(spec[..i].to_string()), &spec[i + 1..]),
-            None => (None, spec),
-        };
-        if user.as_deref() == Some("") {
-            return None;
-        }
-        let (host, port) = if let Some(bracketed) = rest.strip_prefix('[') {
-            let (host, after) = bracketed.split_once(']')?;
-            let port = match after {
-                "" => None,
-                _ => Some(after.strip_prefix(':')?.parse::<u16>().ok()?),
-            };
-            (host, port)
-        } else if rest.matches(':').count() == 1 {
-            let (host, port) = rest.split_once(':')?;
-            (host, Some(port.parse::<u16>().ok()?))
-        } else {
-            // No colon, or a bare IPv6 address (no port possible without brackets).
-            (rest, None)
-        };
-        if host.is_empty() {
-            return None;
-        }
-        Some(JumpHost {
-            user,
-            host: host.to_string(),
-            port,
-        })
-    }
-}
-
-impl fmt::Display for JumpHost {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(user) = &self.user {
-            write!(f, "{user}@")?;
-        }
-        match (self.port, self.host.contains(':')) {
-            (Some(port), true) => write!(f, "[{}]:{port}", self.host),
-            (Some(port), false) => write!(f, "{}:{port}", self.host),
-            (None, _) => write!(f, "{}", self.host),
-        }
-    }
-}
+/// One `ProxyJump` hop: `[user@]host[:port]` or `ssh://[user@]host[:port]`, parsed by
+/// [`Address::parse`] (OpenSSH's rules: the user ends at the last `@`, IPv6 with a port in
+/// brackets).
+pub type JumpHost = Address;
 
 /// `StrictHostKeyChecking`: what to do with an unknown host key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -301,10 +247,10 @@ impl SshConfig {
                 .map(|h| h.trim())
                 .filter(|h| !h.is_empty())
                 .map(|h| {
-                    JumpHost::parse(h).unwrap_or_else(|| {
+                    JumpHost::parse(h).unwrap_or_else(|e| {
                         // Keep the hop rather than silently connecting directly; the
                         // connection then fails naming what the user wrote.
-                        tracing::warn!(alias, hop = h, "ProxyJump hop is not [user@]host[:port]");
+                        tracing::warn!(alias, hop = h, "ProxyJump hop is not [user@]host[:port]: {e}");
                         JumpHost {
                             user: None,
                             host: h.to_string(),
@@ -729,33 +675,6 @@ mod tests {
         );
         assert!(cfg.resolve("direct").proxy_jump.is_empty());
         assert_eq!(cfg.resolve("x").proxy_jump[0].host, "default-gw");
-    }
-
-    #[test]
-    fn jump_host_parse_edge_cases() {
-        assert_eq!(
-            JumpHost::parse("::1"),
-            Some(JumpHost {
-                user: None,
-                host: "::1".into(),
-                port: None
-            })
-        );
-        assert_eq!(
-            JumpHost::parse("a@b@host"),
-            Some(JumpHost {
-                user: Some("a@b".into()),
-                host: "host".into(),
-                port: None
-            })
-        );
-        assert_eq!(JumpHost::parse("host:notaport"), None);
-        assert_eq!(JumpHost::parse("host:70000"), None);
-        assert_eq!(JumpHost::parse("@host"), None);
-        assert_eq!(JumpHost::parse(""), None);
-        let hop = JumpHost::parse("u@[::1]:2200").unwrap();
-        assert_eq!(hop.to_string(), "u@[::1]:2200");
-        assert_eq!(JumpHost::parse("h:1").unwrap().to_string(), "h:1");
     }
 
     #[test]

@@ -16,5 +16,5 @@ pub use config::{HostConfig, SshConfig, StrictHostKeyChecking};
 pub use connect::{ConnectOptions, Connection};
 pub use overrides::Overrides;
 pub use known_hosts::{fingerprint, HostKeyStatus, KnownHosts, KnownKey};
-pub use prompt::{Account, FixedPrompter, HostKeyDecision, InteractivePrompt, NoPrompter, Prompter, Secret, UnknownHostKey, Zeroizing};
+pub use prompt::{is_password_round, Account, FixedPrompter, HostKeyDecision, InteractivePrompt, NoPrompter, Prompter, Secret, UnknownHostKey, Zeroizing};
 pub use reuse::ConnectionCache;

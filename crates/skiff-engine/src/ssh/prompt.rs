@@ -38,11 +38,8 @@ impl Account {
 impl fmt::Display for Account {
     /// `user@host:port`, `user@[v6addr]:port` for IPv6 literals.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.host.contains(':') {
-            write!(f, "{}@[{}]:{}", self.user, self.host, self.port)
-        } else {
-            write!(f, "{}@{}:{}", self.user, self.host, self.port)
-        }
+        let address = crate::address::Address { user: Some(self.user.clone()), host: self.host.clone(), port: Some(self.port) };
+        fmt::Display::fmt(&address, f)
     }
 }
 
@@ -76,6 +73,16 @@ pub struct UnknownHostKey {
 pub struct InteractivePrompt {
     pub text: String,
     pub echo: bool,
+}
+
+/// Whether a keyboard-interactive round asks only for the account's password: one prompt,
+/// echo off, whose text says "password" (any case: `Password: `, `alice@host's password: `).
+/// Every [`Prompter`] answers such a round as a password question (with the password saved
+/// or given for that account). Any other round (a one-time code such as `Verification code: `,
+/// several questions, a visible prompt) is asked as the server wrote it, and a password is
+/// never sent to it unasked.
+pub fn is_password_round(prompts: &[InteractivePrompt]) -> bool {
+    matches!(prompts, [p] if !p.echo && p.text.to_lowercase().contains("password"))
 }
 
 /// Answers the engine's questions. Every method may return `None` ("no answer"), which the
@@ -167,9 +174,9 @@ impl Prompter for FixedPrompter {
         prompts: &'a [InteractivePrompt],
     ) -> BoxFuture<'a, Option<Vec<Secret>>> {
         Box::pin(async move {
-            // Answer a lone hidden prompt (the usual "Password:") with the account's password.
+            // Answer the usual lone "Password:" with the account's password.
             match (prompts, self.password_of(account)) {
-                ([p], Some(pw)) if !p.echo => Some(vec![pw]),
+                (_, Some(pw)) if is_password_round(prompts) => Some(vec![pw]),
                 ([], _) => Some(vec![]),
                 _ => None,
             }
@@ -196,6 +203,26 @@ mod tests {
         let hidden = [InteractivePrompt { text: "Password: ".into(), echo: false }];
         assert!(p.keyboard_interactive(&jump, "", "", &hidden).await.is_none());
         assert_eq!(p.keyboard_interactive(&target, "", "", &hidden).await.map(|a| a.len()), Some(1));
+    }
+
+    #[test]
+    fn only_a_lone_hidden_password_question_is_a_password_round() {
+        let prompt = |text: &str, echo: bool| InteractivePrompt { text: text.into(), echo };
+        assert!(is_password_round(&[prompt("Password: ", false)]));
+        assert!(is_password_round(&[prompt("alice@host's PASSWORD:", false)]));
+        // Shown as typed, a one-time code, or more than one question: asked as it is.
+        assert!(!is_password_round(&[prompt("Password: ", true)]));
+        assert!(!is_password_round(&[prompt("Verification code: ", false)]));
+        assert!(!is_password_round(&[prompt("Password: ", false), prompt("Code: ", false)]));
+        assert!(!is_password_round(&[]));
+    }
+
+    #[tokio::test]
+    async fn a_fixed_password_answers_no_one_time_code() {
+        let target = Account::new("alice", "target.example", 22);
+        let p = FixedPrompter { password: Some((target.clone(), Zeroizing::new("pw".into()))), ..Default::default() };
+        let code = [InteractivePrompt { text: "Verification code: ".into(), echo: false }];
+        assert!(p.keyboard_interactive(&target, "", "", &code).await.is_none());
     }
 
     #[test]
