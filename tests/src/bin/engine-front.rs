@@ -21,7 +21,8 @@ use skiff_engine::scheduler::{self, Scope};
 use skiff_engine::sftp::InFlightBudget;
 use skiff_engine::ssh::Connection;
 use skiff_engine::store::profiles::Profiles;
-use skiff_engine::store::{Direction, JobState, OverwritePolicy, Queue};
+use skiff_engine::job::{Direction, JobState, OverwritePolicy};
+use skiff_engine::store::Queue;
 use skiff_engine::transfer::{TransferOptions, TreeOptions};
 use skiff_engine::{Engine, Error, ErrorKind, Result};
 
