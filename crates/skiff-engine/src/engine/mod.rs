@@ -14,7 +14,7 @@
 pub mod copy;
 pub mod reach;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
@@ -85,11 +85,6 @@ impl Connector {
         Ok(ConnectOptions { prompter, ..probe })
     }
 
-    /// Settings for `reach` without anyone to ask (labels, accounts).
-    pub fn probe(&self, reach: &Reach) -> Result<ConnectOptions> {
-        reach.resolve(self.ssh_config.as_deref(), Arc::new(NoPrompter))
-    }
-
     /// How a stored job reaches its server (see [`Reach::of_job`]).
     pub fn reach_of(&self, spec: &JobSpec) -> Reach {
         match &self.profiles {
@@ -101,10 +96,6 @@ impl Connector {
     /// Settings for a stored job.
     pub fn job_options(&self, spec: &JobSpec) -> Result<ConnectOptions> {
         self.options(&self.reach_of(spec))
-    }
-
-    pub fn ssh_config(&self) -> Option<&Path> {
-        self.ssh_config.as_deref()
     }
 }
 
@@ -133,10 +124,6 @@ impl Engine {
 
     pub fn queue(&self) -> &Arc<Queue> {
         &self.queue
-    }
-
-    pub fn connector(&self) -> &Arc<Connector> {
-        &self.connector
     }
 
     /// Settings for `reach`, with the front end's prompter.
