@@ -7,7 +7,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use skiff_engine::engine::{default_ssh_config, Copy, EngineConfig, Reach};
 use skiff_engine::job::{Direction, JobId, JobRecord, JobState};
@@ -236,9 +235,6 @@ pub async fn queue_cmd(action: crate::QueueAction, quiet: bool) -> Result<()> {
     }
     Ok(())
 }
-
-/// How often the progress line is redrawn.
-pub const REDRAW: Duration = Duration::from_millis(100);
 
 /// Names of jobs for the progress line.
 pub fn job_name(job: &JobRecord) -> String {

@@ -5,12 +5,13 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use tokio::sync::broadcast::error::RecvError;
 use skiff_engine::job::{Direction, OverwritePolicy};
 use skiff_engine::remote::Location;
 use skiff_engine::sftp::InFlightBudget;
 use skiff_engine::ssh::{ConnectOptions, Connection};
 use skiff_engine::engine::Copy;
-use skiff_engine::scheduler::Scheduler;
+use skiff_engine::scheduler::{Event, Scheduler};
 use skiff_engine::transfer::{RateLimit, Throttle, TransferOptions, TreeOptions};
 use skiff_engine::{text, Error, ErrorKind, Result};
 
@@ -69,20 +70,24 @@ impl Display {
         Display { bar, quiet }
     }
 
-    /// Show the running jobs' progress until the scheduler is idle.
+    /// Show the running jobs' progress, as the scheduler's ordered stream tells it, until
+    /// the scheduler is idle.
     pub async fn track_jobs(&self, sched: &Scheduler) {
         let Some(bar) = &self.bar else { return sched.idle().await };
         bar.reset();
         let mut names = jobs::names(sched);
-        let snapshots = sched.snapshots();
+        let mut events = sched.subscribe();
         let idle = sched.idle();
         tokio::pin!(idle);
         loop {
-            tokio::select! {
+            let snap = tokio::select! {
                 _ = &mut idle => break,
-                _ = tokio::time::sleep(jobs::REDRAW) => {}
-            }
-            let snap = snapshots.borrow().clone();
+                e = events.recv() => match e {
+                    Ok(Event::Progress { snapshot }) => snapshot,
+                    Ok(_) | Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => break,
+                },
+            };
             let Some(first) = snap.jobs.first() else { continue };
             if !names.contains_key(&first.id) {
                 names = jobs::names(sched);

@@ -1,12 +1,15 @@
 //! The scheduler's typed event stream: what a front end needs to mirror the queue without
 //! polling it. State events are derived in one place (the scheduler diffs the store after
 //! every change, whoever made it: this process, the window, or `skiff queue` in another
-//! process); progress travels separately as coalesced [`crate::transfer::Snapshot`]s.
+//! process); progress travels in the same ordered stream as coalesced
+//! [`crate::transfer::Snapshot`]s ([`Event::Progress`], see `stream`).
+
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::job::{JobId, JobRecord, JobState};
-use crate::transfer::Stamp;
+use crate::transfer::{Snapshot, Stamp};
 
 /// One change to the queue.
 #[derive(Debug, Clone, Serialize)]
@@ -28,6 +31,9 @@ pub enum Event {
     /// [`super::Scheduler::answer`] and this `question` id.
     #[serde(rename_all = "camelCase")]
     OverwriteAsked { question: u64, job: JobId, path: String, rel: String, source: StampView, existing: StampView },
+    /// What is moving now, for the jobs the stream last said are running (and nothing else).
+    #[serde(rename_all = "camelCase")]
+    Progress { snapshot: Arc<Snapshot> },
     /// Nothing is running and nothing in scope is waiting to run.
     Idle,
 }
@@ -52,7 +58,7 @@ impl Event {
             Event::JobAdded { job } | Event::JobChanged { job } => Some(job.id),
             Event::RetryScheduled { id, .. } => Some(*id),
             Event::OverwriteAsked { job, .. } => Some(*job),
-            Event::JobsRemoved { .. } | Event::Idle => None,
+            Event::JobsRemoved { .. } | Event::Progress { .. } | Event::Idle => None,
         }
     }
 

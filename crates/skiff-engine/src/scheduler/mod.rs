@@ -14,13 +14,15 @@
 //!   doubling backoff before it may start again; any other failure marks it Failed with the
 //!   error, and entry failures inside a tree never stop the other files.
 //! - Progress is sampled by an [`Accountant`] and published as coalesced snapshots at
-//!   [`SNAPSHOT_HZ`], whatever the number of files.
+//!   [`SNAPSHOT_HZ`], whatever the number of files, in the same ordered [`stream`] as the
+//!   state events: no progress for a job follows the event that says it stopped.
 //!
 //! There is no Tauri here: the window and the CLI are both front ends of this module.
 
 pub mod events;
 pub mod limits;
 pub mod runner;
+mod stream;
 
 #[cfg(test)]
 mod tests;
@@ -32,6 +34,8 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+use stream::Stream;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -42,7 +46,7 @@ pub use runner::{ConnectFor, JobContext, JobReport, JobRunner, SftpJobRunner};
 use crate::error::{Error, ErrorKind, Result};
 use crate::job::{JobCounters, JobId, JobRecord, JobSpec, JobState};
 use crate::store::{runner as runner_id, Queue, StoreError};
-use crate::transfer::{Accountant, Asker, OverwriteAnswer, Progress, RateLimit, Snapshot, Throttle};
+use crate::transfer::{Accountant, Asker, OverwriteAnswer, Progress, RateLimit, Throttle};
 
 /// Progress snapshots published per second.
 pub const SNAPSHOT_HZ: u32 = 10;
@@ -98,7 +102,7 @@ enum Nudge {
 struct Shared {
     queue: Arc<Queue>,
     me: String,
-    events: broadcast::Sender<Event>,
+    events: Arc<Stream>,
     accountant: Arc<Accountant>,
     global_limit: Arc<RateLimit>,
     job_limits: Mutex<HashMap<JobId, Arc<RateLimit>>>,
@@ -127,8 +131,9 @@ impl Scheduler {
     /// again first, so they resume.
     pub fn start(queue: Arc<Queue>, runner: Arc<dyn JobRunner>, config: Config) -> Result<(Scheduler, JoinHandle<()>)> {
         queue.requeue_interrupted().map_err(store_error)?;
-        let (events, _) = broadcast::channel(4096);
+        let events = Arc::new(Stream::new());
         let accountant = Accountant::new();
+        tokio::spawn(stream::pump_progress(events.clone(), accountant.subscribe()));
         tokio::spawn(accountant.clone().run(SNAPSHOT_HZ));
         let shared = Arc::new(Shared {
             queue,
@@ -160,15 +165,11 @@ impl Scheduler {
         Ok((Scheduler { shared, nudge }, task))
     }
 
-    /// Typed state events (lossy for a receiver that falls 4096 events behind: it should then
-    /// re-read [`Scheduler::jobs`]).
+    /// The one ordered stream of state events and progress (at most [`SNAPSHOT_HZ`]
+    /// snapshots a second); see [`stream`] for what its order promises. Lossy for a receiver
+    /// that falls 4096 events behind: it should then re-read [`Scheduler::jobs`].
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.shared.events.subscribe()
-    }
-
-    /// Progress snapshots, at most [`SNAPSHOT_HZ`] a second; a slow reader sees the latest.
-    pub fn snapshots(&self) -> watch::Receiver<Snapshot> {
-        self.shared.accountant.subscribe()
     }
 
     /// The live progress of a running job.
@@ -450,13 +451,13 @@ impl Actor {
         }
 
         for event in events::diff(&self.seen, &jobs) {
-            let _ = self.shared.events.send(event);
+            self.shared.events.send(event);
         }
         let waiting = jobs.iter().any(|j| j.state == JobState::Queued && self.in_scope(j.id));
         let idle = self.running.is_empty() && !waiting;
         self.seen = jobs;
         if idle && !self.was_idle {
-            let _ = self.shared.events.send(Event::Idle);
+            self.shared.events.send(Event::Idle);
         }
         self.was_idle = idle;
         self.shared.idle.send_replace(idle);
@@ -502,7 +503,7 @@ impl Actor {
             while let Some((q, reply)) = questions.recv().await {
                 let question = shared.next_question.fetch_add(1, Ordering::Relaxed);
                 lock(&shared.questions).insert(question, reply);
-                let _ = shared.events.send(Event::OverwriteAsked {
+                shared.events.send(Event::OverwriteAsked {
                     question,
                     job,
                     path: q.path,
@@ -562,7 +563,7 @@ impl Actor {
                     self.not_before.insert(id, Instant::now() + wait);
                     let _ = q.bump_retries(id);
                     let _ = q.set_state(id, JobState::Queued, None);
-                    let _ = self.shared.events.send(Event::RetryScheduled { id, retry: *retries, in_ms: wait.as_millis() as u64, error: e.to_string() });
+                    self.shared.events.send(Event::RetryScheduled { id, retry: *retries, in_ms: wait.as_millis() as u64, error: e.to_string() });
                     return;
                 }
                 Outcome { state: JobState::Failed, report: None, error: Some(e) }

@@ -105,7 +105,7 @@ impl JobRunner for Scripted {
     }
 }
 
-fn spec(host: &str) -> JobSpec {
+pub(super) fn spec(host: &str) -> JobSpec {
     JobSpec {
         kind: JobKind::Copy,
         direction: Direction::Upload,
@@ -353,9 +353,14 @@ async fn events_tell_the_whole_story_of_a_job() {
     h.sched.idle().await;
     let mut states = Vec::new();
     let mut idle = false;
+    let mut progress = 0;
     while let Ok(e) = events.try_recv() {
         match e {
             Event::Idle => idle = true,
+            Event::Progress { snapshot } => {
+                assert!(states.last() == Some(&JobState::Running) || snapshot.jobs.is_empty(), "progress after {states:?}");
+                progress += 1;
+            }
             e => {
                 assert_eq!(e.job_id(), Some(id));
                 states.push(e.state().unwrap());
@@ -365,6 +370,7 @@ async fn events_tell_the_whole_story_of_a_job() {
     // Added and claimed within one reconcile: seen first as Running.
     assert_eq!(states, [JobState::Running, JobState::Done]);
     assert!(idle);
+    assert!(progress >= 5, "a one-second job shows its progress ({progress} snapshots)");
     let json = serde_json::to_string(&Event::JobsRemoved { ids: vec![id] }).unwrap();
     assert_eq!(json, format!(r#"{{"type":"jobsRemoved","ids":[{id}]}}"#));
 }
@@ -420,4 +426,43 @@ async fn a_job_in_backoff_keeps_the_scheduler_busy() {
     h.sched.idle().await;
     assert_eq!(h.t0.elapsed().as_secs(), 12, "idle only after the retry ran");
     assert_eq!(h.state(ids[0]), JobState::Done);
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_progress_follows_the_event_that_says_a_job_stopped() {
+    // Jobs shorter than the snapshot period end between samples, so a sample taken while a
+    // job ran reaches the stream after its Done row unless the stream keeps the order.
+    let h = harness(config(Limits { max_jobs: 4, ..Limits::default() }));
+    let mut events = h.sched.subscribe();
+    let ids = h.add_held(&["a"; 40]);
+    for (i, id) in ids.iter().enumerate() {
+        let step = if i % 5 == 0 { Step::Fail(Duration::from_millis(30 + i as u64), ErrorKind::Auth) } else { Step::Work(Duration::from_millis(20 + 7 * i as u64)) };
+        h.script(*id, vec![step]);
+    }
+    h.sched.resume_all().unwrap();
+    h.sched.idle().await;
+    tokio::time::sleep(secs(1)).await; // any late sample would be sent by now
+    let mut running = std::collections::HashSet::new();
+    let mut mentioned = std::collections::HashSet::new();
+    while let Ok(e) = events.try_recv() {
+        match &e {
+            Event::Progress { snapshot } => {
+                for j in &snapshot.jobs {
+                    assert!(running.contains(&j.id), "progress for job {} after it stopped", j.id);
+                    mentioned.insert(j.id);
+                }
+            }
+            e => {
+                if let (Some(id), Some(state)) = (e.job_id(), e.state()) {
+                    if state == JobState::Running {
+                        running.insert(id);
+                    } else {
+                        running.remove(&id);
+                    }
+                }
+            }
+        }
+    }
+    assert!(mentioned.len() >= 10, "progress was shown for most jobs: {mentioned:?}");
+    assert!(ids.iter().all(|id| matches!(h.state(*id), JobState::Done | JobState::Failed)));
 }

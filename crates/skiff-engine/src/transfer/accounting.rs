@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use serde::Serialize;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -68,7 +69,8 @@ impl SpeedMeter {
 }
 
 /// One job's figures in a snapshot.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct JobSnapshot {
     pub id: i64,
     pub bytes_done: u64,
@@ -78,11 +80,13 @@ pub struct JobSnapshot {
     pub files_failed: u64,
     /// Bytes per second.
     pub speed: f64,
+    #[serde(rename = "etaSecs", serialize_with = "secs")]
     pub eta: Option<Duration>,
 }
 
 /// Everything that is moving, at one instant.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Snapshot {
     /// Increases by one per published snapshot.
     pub seq: u64,
@@ -90,7 +94,13 @@ pub struct Snapshot {
     pub bytes_done: u64,
     pub bytes_total: u64,
     pub speed: f64,
+    #[serde(rename = "etaSecs", serialize_with = "secs")]
     pub eta: Option<Duration>,
+}
+
+/// A duration as (fractional) seconds, for front ends.
+fn secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    Serialize::serialize(&d.map(|d| d.as_secs_f64()), s)
 }
 
 struct Tracked {

@@ -1,14 +1,14 @@
 //! The "ask" overwrite policy: putting the question "this destination exists, what now?" to
 //! a person through the front end, one question at a time, and remembering an answer given
 //! "for all". This module owns the question, the answer and the [`Asker`] that carries them;
-//! the tree transfers decide when to ask and apply the answer through
-//! [`decide`](super::overwrite::decide).
+//! `conflict` decides when to ask (the plan says Ask) and plans again with the answer through
+//! [`plan`](super::plan::plan).
 
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::overwrite::Stamp;
+use super::plan::Stamp;
 use crate::error::{Error, ErrorKind, Result};
 use crate::job::OverwritePolicy;
 
@@ -40,7 +40,7 @@ pub enum OverwriteChoice {
 }
 
 impl OverwriteChoice {
-    /// The policy this answer applies through `decide`; `None` for [`OverwriteChoice::Cancel`].
+    /// The policy this answer is planned with; `None` for [`OverwriteChoice::Cancel`].
     pub fn policy(self) -> Option<OverwritePolicy> {
         Some(match self {
             OverwriteChoice::Overwrite => OverwritePolicy::Overwrite,
@@ -152,7 +152,7 @@ fn nobody_answers(path: &str) -> Error {
 
 /// The concrete policy for a file whose destination exists: `policy` itself, unless it is
 /// Ask and there is an `asker` to put `question` to. Ask without an asker stays Ask (and
-/// `decide` refuses it, as it always has).
+/// `conflict::settle` refuses it, as it always has).
 pub(crate) async fn resolve_policy(
     policy: OverwritePolicy,
     asker: Option<&Asker>,

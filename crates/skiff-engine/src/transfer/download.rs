@@ -24,15 +24,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use futures::future::FutureExt;
 use futures::stream::{FuturesUnordered, StreamExt};
 use skiff_sftp::{FileAttrs, OpenFlags, Packet, StatusCode};
 
-use super::conflict::{download_decision, resume_from, OverwriteRule};
+use super::conflict::{local_dest, resume_from, settle, OverwriteRule};
 use super::local_dest::{LocalDir, TempFile};
 use super::local_sink::LocalSink;
 use super::options::TransferOptions;
 use super::partial::Checkpoint;
-use super::overwrite::{Decision, Stamp};
+use super::plan::{Action, Entry, Resume, Rules, Source, Stamp, Target};
 use super::pipeline::{run_pipeline, PipelineSteps};
 use super::pool::ChannelPool;
 use super::progress::Progress;
@@ -235,19 +236,46 @@ pub async fn download_file_with(
     };
     let source = Stamp { size, mtime: attrs.mtime() };
     let rel = super::remote_basename(remote_path).unwrap_or(remote_path).to_string();
+    let entry_name = name.clone();
     let done = Arc::new(Mutex::new(RangeSet::new()));
-    let decision = match download_decision(rule, source, &dir, &name, &rel).await {
-        Ok(d) => d,
+    let partials = topts.partials.as_ref();
+    let saved = partials.and_then(|p| p.load(remote_path));
+    let entry = Entry { rel: &rel, name: &name, source: Source::File(source), done_before: false };
+    let rules = Rules { policy: rule.policy, continued: false, cheap_look: true };
+    let shown = dir.child_path(&name).display().to_string();
+    let look = || futures::future::ready(Ok::<_, Error>(local_dest(&dir, &name))).boxed();
+    let action = match settle(&entry, saved.as_ref(), rules, rule.asker.as_ref(), &shown, look, |c| dir.taken(c)).await {
+        Ok(a) => a,
         Err(e) => {
             close_first(&mut first_handle).await;
             // A local path: no host in front of it.
-            return Err(e.or_path(&dir.child_path(&name).display().to_string()));
+            return Err(e.or_path(&shown));
         }
     };
-    let partials = topts.partials.as_ref();
-    let temp = match decision {
-        Decision::Transfer => match partials.and_then(|p| p.take_up(remote_path, &dir, source)) {
-            // An earlier run's temp file, still valid: its ranges count as done.
+    let Action::Transfer { to, resume } = action else {
+        if let (Some(p), Some(rec)) = (partials, &saved) {
+            p.drop_stale(remote_path, &dir, rec);
+        }
+        close_first(&mut first_handle).await;
+        pool.close().await;
+        progress.add(size);
+        return Ok(DownloadReport { local_path: dir.child_path(&name), bytes: 0, skipped: true, retries: 0, resent_bytes: 0 });
+    };
+    if let (Some(p), Some(rec), false) = (partials, &saved, matches!(resume, Resume::Ranges(_))) {
+        p.drop_stale(remote_path, &dir, rec);
+    }
+    if let Target::Renamed(n) = to {
+        name = n;
+    }
+    // Kept between runs only under its own name (not a `name (1)` of this run).
+    let partials = partials.filter(|_| name == entry_name);
+    let temp = match resume {
+        Resume::FromPrefix(have) => dir.adopt_for_resume(&name).inspect(|_| {
+            // The shorter local copy became the part file; its bytes count as done.
+            resume_from(&done, &progress, have);
+        }),
+        // An earlier run's temp file, still valid: its ranges count as done.
+        Resume::Ranges(rec) => match partials.and_then(|p| p.take_up(remote_path, &dir, &rec)) {
             Some((temp, ranges)) => {
                 progress.add(ranges.len());
                 *done.lock().expect("done poisoned") = ranges;
@@ -255,20 +283,7 @@ pub async fn download_file_with(
             }
             None => dir.create_temp(&name),
         },
-        Decision::Skip => {
-            close_first(&mut first_handle).await;
-            pool.close().await;
-            progress.add(size);
-            return Ok(DownloadReport { local_path: dir.child_path(&name), bytes: 0, skipped: true, retries: 0, resent_bytes: 0 });
-        }
-        Decision::RenameTo(n) => {
-            name = n;
-            dir.create_temp(&name)
-        }
-        Decision::ResumeFrom(have) => dir.adopt_for_resume(&name).inspect(|_| {
-            // The shorter local copy became the part file; its bytes count as done.
-            resume_from(&done, &progress, have);
-        }),
+        Resume::None => dir.create_temp(&name),
     };
     let temp = match temp {
         Ok(t) => t,

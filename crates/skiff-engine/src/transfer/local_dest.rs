@@ -25,7 +25,7 @@ use cap_fs_ext::{DirExt, FollowSymlinks, OpenOptionsFollowExt};
 use cap_std::fs::{Dir, OpenOptions};
 use cap_std::ambient_authority;
 
-use super::overwrite::Stamp;
+use super::plan::Stamp;
 use super::PART_SUFFIX;
 use crate::error::{Error, ErrorKind, Result};
 

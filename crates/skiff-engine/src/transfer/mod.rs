@@ -10,14 +10,18 @@
 //! - `download`, `upload`: the two directions, each with its retry loop.
 //! - `pipeline`: the request window one channel keeps full, shared by both directions.
 //! - `progress`: [`Progress`] counters for whoever displays them.
-//! - `overwrite`: the overwrite policies, as pure decisions.
-//! - `partial`: [`Partials`], the ranges of unfinished downloads kept between runs.
-//! - `conflict`: applying the overwrite policy to one destination (stat, ask, decide),
+//! - `plan`: the pure plan of one entry ([`plan()`] → [`Action`]): overwrite policies, own
+//!   copies, files done before, saved partials, links, type conflicts, mirror deletions.
+//! - `walk_local`: the local walker (a stream of entries) uploads consume;
+//!   `walk_remote`: listing remote folders and reading remote links for downloads.
+//! - `partial`: [`Partials`], the ranges of unfinished transfers kept between runs.
+//! - `conflict`: settling the plan of one file (look at the destination, ask, plan again),
 //!   for tree files and single files alike.
 //! - `ask`: the "ask" policy: [`Asker`] puts overwrite questions to the front end.
 //! - `accounting`: speed (soft-start moving average), ETA and coalesced snapshots of them.
-//! - `tree`, `shared_pool`: whole directory trees, many files at once over shared channels;
-//!   `tree_download`: the download direction of a tree.
+//! - `tree`, `shared_pool`: whole directory trees, many files at once over shared channels,
+//!   executing the plan of each entry as the walk yields it; `tree_download`: the download
+//!   direction of a tree.
 //! - `local_dest`: confined local writes of downloads (folder handles, exclusive temp
 //!   files, no link ever followed) and the judge of the links a download recreates.
 //! - `throttle`: [`Throttle`] / [`RateLimit`], speed limits every READ and WRITE obeys.
@@ -29,9 +33,9 @@ mod download;
 mod local_dest;
 mod local_sink;
 mod options;
-mod overwrite;
 mod partial;
 mod pipeline;
+mod plan;
 mod pool;
 mod progress;
 mod ranges;
@@ -41,14 +45,16 @@ mod throttle;
 mod tree;
 mod tree_download;
 mod upload;
+mod walk_local;
+mod walk_remote;
 
 pub use accounting::{Accountant, JobSnapshot, Snapshot, SpeedMeter};
 pub use ask::{Asker, OverwriteAnswer, OverwriteChoice, OverwriteQuestion, OverwriteRequest};
 pub use conflict::OverwriteRule;
 pub use download::{download_file, download_file_with, local_target, DownloadReport};
 pub use options::TransferOptions;
-pub use overwrite::{decide, Decision, Stamp};
 pub use partial::Partials;
+pub use plan::{link_stays_inside, plan, plan_deletions, Action, Dest, Entry, Kind, Resume, Rules, SkipReason, Source, Stamp, Target};
 pub use pool::ChannelPool;
 pub use progress::Progress;
 pub use ranges::RangeSet;

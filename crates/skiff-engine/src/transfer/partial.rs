@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::local_dest::{LocalDir, TempFile};
-use super::overwrite::Stamp;
+use super::plan::Stamp;
 use super::ranges::RangeSet;
 use crate::job::{PartialRecord, PartialStore};
 
@@ -39,32 +39,39 @@ impl std::fmt::Debug for Partials {
 }
 
 impl Partials {
-    /// The temp file and the ranges it holds that a saved partial of `key` gives, when it is
-    /// still valid for `source`; otherwise the record is forgotten (and its temp file
-    /// removed when it is still Skiff's) and `None` says to start over.
-    pub fn take_up(&self, key: &str, dir: &LocalDir, source: Stamp) -> Option<(TempFile, RangeSet)> {
-        let rec = self.0.load(key)?;
+    /// The saved partial of `key`, if any (blocking: a database read). Whether it is taken up
+    /// is the plan's decision ([`Resume::Ranges`](super::plan::Resume)).
+    pub fn load(&self, key: &str) -> Option<PartialRecord> {
+        self.0.load(key)
+    }
+
+    /// The temp file and the ranges it holds for the saved partial `rec` of `key`, which the
+    /// plan found to be for this very source, when the temp file is still the one Skiff
+    /// wrote; otherwise the record is forgotten and `None` says to start over.
+    pub fn take_up(&self, key: &str, dir: &LocalDir, rec: &PartialRecord) -> Option<(TempFile, RangeSet)> {
         let end = rec.ranges.iter().map(|r| r.1).max().unwrap_or(0);
-        let ours = dir.reopen_temp(&rec.temp, rec.dev, rec.ino, end);
-        let same_source = rec.source_size == source.size && rec.source_mtime == source.mtime;
-        match ours {
-            Some(temp) if same_source && !rec.ranges.is_empty() => {
+        match dir.reopen_temp(&rec.temp, rec.dev, rec.ino, end) {
+            Some(temp) => {
                 let done = RangeSet::from_pairs(&rec.ranges);
                 tracing::info!(key, bytes = done.len(), "taking up a partial download");
                 Some((temp, done))
-            }
-            Some(temp) => {
-                tracing::info!(key, "the source changed since the partial download: starting over");
-                drop(temp);
-                dir.discard(&rec.temp);
-                self.0.forget(key);
-                None
             }
             None => {
                 self.0.forget(key);
                 None
             }
         }
+    }
+
+    /// Drop the saved partial `rec` of `key` that the plan did not take up (the source
+    /// changed, or the file is skipped, renamed or resumed from its destination): its temp
+    /// file is removed when it is still Skiff's, and the record forgotten.
+    pub fn drop_stale(&self, key: &str, dir: &LocalDir, rec: &PartialRecord) {
+        tracing::info!(key, "the partial download is not taken up: starting over");
+        if dir.reopen_temp(&rec.temp, rec.dev, rec.ino, 0).is_some() {
+            dir.discard(&rec.temp);
+        }
+        self.0.forget(key);
     }
 
     pub fn forget(&self, key: &str) {
@@ -160,6 +167,22 @@ mod tests {
         }
     }
 
+    /// Load, plan (with the Overwrite policy, nothing at the destination) and take up or drop,
+    /// as a download does.
+    fn take_up(partials: &Partials, key: &str, dir: &LocalDir, source: Stamp) -> Option<(TempFile, RangeSet)> {
+        use super::super::plan::{plan, Action, Dest, Entry, Resume, Rules, Source};
+        let rec = partials.load(key)?;
+        let entry = Entry { rel: key, name: key, source: Source::File(source), done_before: false };
+        let rules = Rules { policy: crate::job::OverwritePolicy::Overwrite, continued: false, cheap_look: true };
+        match plan(&entry, Dest::Missing, Some(&rec), rules, |_| false) {
+            Action::Transfer { resume: Resume::Ranges(rec), .. } => partials.take_up(key, dir, &rec),
+            _ => {
+                partials.drop_stale(key, dir, &rec);
+                None
+            }
+        }
+    }
+
     fn setup() -> (tempfile::TempDir, LocalDir, Arc<MemStore>, Partials) {
         let tmp = tempfile::tempdir().unwrap();
         let dir = LocalDir::open_root(tmp.path()).unwrap();
@@ -182,7 +205,7 @@ mod tests {
         let temp = dir.create_temp("f").unwrap();
         std::os::unix::fs::FileExt::write_all_at(&temp.file, &[1u8; 40], 0).unwrap();
         store.save("f", &record_for(&temp, SRC, vec![(0, 10), (20, 40)]));
-        let (got, done) = partials.take_up("f", &dir, SRC).expect("taken up");
+        let (got, done) = take_up(&partials, "f", &dir, SRC).expect("taken up");
         assert_eq!(got.name, temp.name);
         assert_eq!(done.ranges(), vec![(0, 10), (20, 40)]);
     }
@@ -194,14 +217,14 @@ mod tests {
         std::os::unix::fs::FileExt::write_all_at(&temp.file, &[1u8; 40], 0).unwrap();
         store.save("f", &record_for(&temp, SRC, vec![(0, 40)]));
         let changed = Stamp { mtime: Some(1001), ..SRC };
-        assert!(partials.take_up("f", &dir, changed).is_none());
+        assert!(take_up(&partials, "f", &dir, changed).is_none());
         assert!(!tmp.path().join(&temp.name).exists(), "the stale temp file is removed");
         assert!(store.load("f").is_none());
         // Same for a different size.
         let temp = dir.create_temp("g").unwrap();
         std::os::unix::fs::FileExt::write_all_at(&temp.file, &[1u8; 40], 0).unwrap();
         store.save("g", &record_for(&temp, SRC, vec![(0, 40)]));
-        assert!(partials.take_up("g", &dir, Stamp { size: 101, ..SRC }).is_none());
+        assert!(take_up(&partials, "g", &dir, Stamp { size: 101, ..SRC }).is_none());
     }
 
     #[test]
@@ -213,20 +236,20 @@ mod tests {
         std::fs::remove_file(tmp.path().join(&temp.name)).unwrap();
         std::fs::write(tmp.path().join(&temp.name), [2u8; 50]).unwrap();
         store.save("f", &rec);
-        assert!(partials.take_up("f", &dir, SRC).is_none());
+        assert!(take_up(&partials, "f", &dir, SRC).is_none());
         assert_eq!(std::fs::read(tmp.path().join(&temp.name)).unwrap(), vec![2u8; 50], "someone else's file is not removed");
         // Shorter than its ranges say.
         let temp = dir.create_temp("g").unwrap();
         std::os::unix::fs::FileExt::write_all_at(&temp.file, &[1u8; 10], 0).unwrap();
         store.save("g", &record_for(&temp, SRC, vec![(0, 40)]));
-        assert!(partials.take_up("g", &dir, SRC).is_none());
+        assert!(take_up(&partials, "g", &dir, SRC).is_none());
         // A symlink in its place.
         let temp = dir.create_temp("h").unwrap();
         let rec = record_for(&temp, SRC, vec![(0, 1)]);
         std::fs::remove_file(tmp.path().join(&temp.name)).unwrap();
         std::os::unix::fs::symlink("/etc/passwd", tmp.path().join(&temp.name)).unwrap();
         store.save("h", &rec);
-        assert!(partials.take_up("h", &dir, SRC).is_none());
+        assert!(take_up(&partials, "h", &dir, SRC).is_none());
         assert!(std::fs::symlink_metadata(tmp.path().join(&temp.name)).unwrap().file_type().is_symlink());
     }
 
@@ -244,7 +267,7 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         drop(cp);
-        let (_, done) = partials.take_up("f", &dir, SRC).unwrap();
+        let (_, done) = take_up(&partials, "f", &dir, SRC).unwrap();
         assert_eq!(done.len(), 30);
     }
 }

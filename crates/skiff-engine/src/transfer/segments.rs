@@ -98,7 +98,7 @@ mod tests {
 
     #[test]
     fn a_huge_claimed_size_costs_no_memory() {
-        let q = SegmentQueue::new(vec![0..(1u64 << 62)], 1 << 20);
+        let q = SegmentQueue::new(std::iter::once(0..(1u64 << 62)).collect(), 1 << 20);
         assert_eq!(q.len(), 1 << 42);
         assert_eq!(q.next(), Some(0..(1 << 20)));
         q.truncate(100);

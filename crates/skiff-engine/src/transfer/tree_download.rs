@@ -19,46 +19,63 @@ use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
 use futures::future::{BoxFuture, FutureExt};
 use futures::stream::{FuturesUnordered, StreamExt};
 use skiff_sftp::{FileAttrs, NameEntry, OpenFlags, Packet, StatusCode};
 use tokio::sync::mpsc;
 
-use super::conflict::{download_decision, resume_from, OverwriteRule};
+use super::conflict::{local_dest, resume_from, settle};
 use super::download::{download_on_session, finish_local, write_small_local};
-use super::partial::Checkpoint;
-use super::local_dest::{LinkJudge, LocalDir, LocalEntry, TempFile};
+use super::partial::{Checkpoint, Partials};
+use crate::job::PartialRecord;
+use super::local_dest::{LinkJudge, LocalDir, TempFile};
 use super::options::TransferOptions;
-use super::overwrite::{decide, Decision, Stamp};
+use super::plan::{nobody_to_ask, plan, type_conflict, Action, Dest, Entry, Resume, Rules, SkipReason, Source, Stamp, Target};
 use super::progress::Progress;
 use super::ranges::RangeSet;
 use super::shared_pool::SharedPool;
 use super::throttle::Throttle;
 use super::tree::{account, blocking, is_fatal, outcome_of, with_retry, Gates, Outcome, TreeOptions, TreeReport};
+use super::walk_remote::{list_dir, read_link, rel_of};
 use super::{join_remote, remote_basename, safe_remote_name, PART_SUFFIX};
 use crate::error::{Error, ErrorKind, Result};
 use crate::sftp::{status_to_result, SftpSession};
 use crate::ssh::ConnectOptions;
-use crate::job::OverwritePolicy;
 
 struct RemoteFile {
     /// Relative to the tree's root, with `/`.
     rel: String,
     rpath: String,
-    /// The local folder it goes into, and its name there.
+    /// The local folder it goes into, and its own name there.
     dir: LocalDir,
     name: String,
     attrs: FileAttrs,
-    /// The destination existed when listed and the policy is Ask with an asker: ask before
-    /// moving it.
+    /// The destination existed when listed and the policy is Ask with an asker: ask (and
+    /// plan again) before moving it.
     ask: bool,
-    /// The destination holds this many first bytes of the file already (the Resume policy).
-    resume_from: u64,
+    /// The name it goes to and where its bytes start, as planned.
+    to: Target,
+    resume: Resume,
+}
+
+impl RemoteFile {
+    /// The name the file is written to.
+    fn target_name(&self) -> &str {
+        match &self.to {
+            Target::Own => &self.name,
+            Target::Renamed(n) => n,
+        }
+    }
+
+    fn source(&self) -> Stamp {
+        Stamp { size: self.attrs.size.unwrap_or(0), mtime: self.attrs.mtime() }
+    }
 }
 
 /// A remote link whose target is known, created after every file and folder.
 struct RemoteLink {
+    /// Relative to the tree's root, with `/`.
+    rel: String,
     rpath: String,
     dir: LocalDir,
     name: String,
@@ -104,6 +121,7 @@ pub async fn download_tree(
     // Files in flight hold their folders open.
     super::local_dest::raise_open_files_limit();
     let gates = Gates::new(tree);
+    let rules = tree.rules(t, true);
     let mut report = TreeReport::default();
     let (btx, mut brx) = mpsc::channel::<(String, LocalDir, Vec<NameEntry>)>(256);
     // Folders waiting to be listed, as (remote path, parent, name): each is opened again
@@ -136,15 +154,7 @@ pub async fn download_tree(
                 async move {
                     let r = with_retry(pool_ref, |s| {
                         let (rdir, ldir, btx) = (rdir.clone(), ldir.clone(), btx.clone());
-                        async move {
-                            let mut rd = s.read_dir(&rdir).await?;
-                            // Stream each READDIR reply to the scheduler as it arrives.
-                            while let Some(batch) = rd.next_batch().await? {
-                                let _ = btx.send((rdir.clone(), ldir.clone(), batch)).await;
-                            }
-                            Ok(())
-                        }
-                        .boxed()
+                        async move { list_dir(&s, &rdir, ldir, &btx).await }.boxed()
                     })
                     .await;
                     match r {
@@ -157,7 +167,7 @@ pub async fn download_tree(
         }
         while files.len() < tree.files_in_flight {
             let Some(f) = pending.pop_front() else { break };
-            files.push(get_task(&pool, tree, t, &gates, progress.clone(), host, f).map(Found::Done).boxed());
+            files.push(get_task(&pool, tree, t, &gates, progress.clone(), host, rules, f).map(Found::Done).boxed());
         }
         if listings.is_empty() && dir_queue.is_empty() && brx.is_empty() && files.is_empty() && pending.is_empty() {
             break Ok(());
@@ -194,13 +204,14 @@ pub async fn download_tree(
                         }
                     } else if entry.attrs.is_symlink() {
                         let (pool_ref, dir) = (&pool, ldir.clone());
+                        let rel = rel_of(remote_root, &rpath);
                         files.push(async move {
                             let r = with_retry(pool_ref, |s| {
                                 let rpath = rpath.clone();
                                 async move { read_link(&s, &rpath).await }.boxed()
                             }).await;
                             match r {
-                                Ok(target) => Found::Link(RemoteLink { rpath, dir, name, target }),
+                                Ok(target) => Found::Link(RemoteLink { rel, rpath, dir, name, target }),
                                 Err(o) => Found::Done(o),
                             }
                         }.boxed());
@@ -208,14 +219,12 @@ pub async fn download_tree(
                         let size = entry.attrs.size.unwrap_or(0);
                         progress.add_total(size);
                         progress.add_file_total();
-                        let rel = rpath.strip_prefix(remote_root).unwrap_or(&rpath).trim_start_matches('/').to_string();
-                        if tree.skip(&rel, size, &progress) {
-                            continue;
-                        }
-                        let f = RemoteFile { rel, rpath, dir: ldir.clone(), name, attrs: entry.attrs, ask: false, resume_from: 0 };
-                        match plan_file(tree, t, f, &progress) {
+                        let rel = rel_of(remote_root, &rpath);
+                        let f = RemoteFile { rel, rpath, dir: ldir.clone(), name, attrs: entry.attrs, ask: false, to: Target::Own, resume: Resume::None };
+                        match plan_listed(tree, rules, f, &progress) {
                             Planned::Go(f) if f.name.ends_with(PART_SUFFIX) => part_named.push(f),
                             Planned::Go(f) => pending.push_back(f),
+                            Planned::DoneBefore => {}
                             Planned::Skipped => files.push(futures::future::ready(Found::Done(Outcome::Skipped)).boxed()),
                             Planned::Refused(e) => {
                                 progress.file_failed();
@@ -240,7 +249,7 @@ pub async fn download_tree(
     drop(files);
     drop(listings);
     let result = match result {
-        Ok(()) => finish_tree(&pool, tree, t, &gates, &progress, host, &root, part_named, links, &mut report).await,
+        Ok(()) => finish_tree(&pool, tree, t, &gates, &progress, host, rules, &root, part_named, links, &mut report).await,
         Err(e) => Err(e),
     };
     report.reconnects = pool.reconnects();
@@ -258,18 +267,19 @@ async fn finish_tree(
     gates: &Gates,
     progress: &Arc<Progress>,
     host: &str,
+    rules: Rules,
     root: &LocalDir,
     part_named: Vec<RemoteFile>,
     links: Vec<RemoteLink>,
     report: &mut TreeReport,
 ) -> Result<()> {
     for f in part_named {
-        let outcome = get_task(pool, tree, t, gates, progress.clone(), host, f).await;
+        let outcome = get_task(pool, tree, t, gates, progress.clone(), host, rules, f).await;
         account(report, progress, outcome)?;
     }
     let mut judge = LinkJudge::new(root.clone());
     for link in links {
-        let outcome = match make_link(&mut judge, tree, &link) {
+        let outcome = match make_link(&mut judge, rules, &link) {
             Ok(true) => Outcome::Link,
             Ok(false) => {
                 tracing::info!(path = %link.dir.child_path(&link.name).display(), "link left alone: something is there");
@@ -282,82 +292,93 @@ async fn finish_tree(
     Ok(())
 }
 
-/// Create one link if the judge lets it and the overwrite policy allows replacing what is
-/// there; `Ok(false)` when it was left alone.
-fn make_link(judge: &mut LinkJudge, tree: &TreeOptions, link: &RemoteLink) -> Result<bool> {
+/// Create one link if the judge lets it and the plan allows replacing what is there;
+/// `Ok(false)` when it was left alone.
+fn make_link(judge: &mut LinkJudge, rules: Rules, link: &RemoteLink) -> Result<bool> {
     if let Some(why) = judge.refuse(&link.dir, &link.name, &link.target) {
         return Err(Error::new(ErrorKind::Config, "copy link", format!("refused the link {} -> {}: {why}; not created", link.name, link.target))
             .path(&link.rpath)
             .hint("links are recreated only when they stay inside the destination folder; copy what it points to separately if you need it"));
     }
-    let existing = link.dir.entry(&link.name);
-    if existing == LocalEntry::Link {
-        // The same link again (a continued run): nothing to do.
-        if std::fs::read_link(link.dir.child_path(&link.name)).ok().and_then(|p| p.to_str().map(str::to_string)).as_deref() == Some(&link.target) {
-            return Ok(true);
-        }
-    }
-    match (existing, tree.overwrite) {
-        (LocalEntry::Absent, _) => link.dir.symlink(&link.target, &link.name, false),
-        (LocalEntry::Dir, _) => Err(Error::new(ErrorKind::WrongType, "copy link", "a folder with this name is in the way; the link was not created")
-            .path(link.dir.child_path(&link.name).display().to_string())
-            .hint("remove or rename the folder in the destination, then run the transfer again")),
-        (_, OverwritePolicy::Overwrite) => link.dir.symlink(&link.target, &link.name, true),
-        (_, OverwritePolicy::Rename) => {
-            let name = super::overwrite::free_name(&link.name, &mut |c| link.dir.taken(c));
+    let shown = || link.dir.child_path(&link.name).display().to_string();
+    // A link already there is compared by its target (a continued run finds its own).
+    let there = match local_dest(&link.dir, &link.name) {
+        Dest::Link { .. } => std::fs::read_link(link.dir.child_path(&link.name)).ok().and_then(|p| p.to_str().map(str::to_string)),
+        _ => None,
+    };
+    let dest = match local_dest(&link.dir, &link.name) {
+        Dest::Link { .. } => Dest::Link { target: there.as_deref() },
+        other => other,
+    };
+    let entry = Entry { rel: &link.rel, name: &link.name, source: Source::Link { target: &link.target }, done_before: false };
+    match plan(&entry, dest, None, rules, |c| link.dir.taken(c)) {
+        Action::Skip { why: SkipReason::SameLink } => Ok(true),
+        Action::Skip { .. } => Ok(false),
+        Action::Link { to: Target::Own, replace, .. } => link.dir.symlink(&link.target, &link.name, replace),
+        Action::Link { to: Target::Renamed(name), .. } => {
             if judge.refuse(&link.dir, &name, &link.target).is_some() {
                 return Ok(false);
             }
             link.dir.symlink(&link.target, &name, false)
         }
-        // Every other policy leaves what is there alone: a link has no size or time to
-        // compare, and it must never destroy a local file it was not asked to replace.
-        _ => Ok(false),
+        Action::RefuseLink { why } => Err(Error::new(ErrorKind::Config, "copy link", format!("{why}; not created"))
+            .path(&link.rpath)
+            .hint("links are recreated only when they stay inside the destination folder; copy what it points to separately if you need it")),
+        Action::TypeConflict { source, dest } => Err(type_conflict(source, dest, &shown())),
+        other => unreachable!("a link is never planned as {other:?}"),
     }
 }
 
-/// What the overwrite policy says about one listed file.
+/// What the plan says about one listed file (the destination looked at only when it
+/// matters; a saved partial is read later, off the listing).
 enum Planned {
     Go(RemoteFile),
+    /// An earlier run finished it: counted as done, not as skipped.
+    DoneBefore,
     Skipped,
     Refused(Error),
 }
 
-fn plan_file(tree: &TreeOptions, t: &TransferOptions, mut f: RemoteFile, progress: &Progress) -> Planned {
-    let size = f.attrs.size.unwrap_or(0);
-    let existing = f.dir.entry(&f.name).stamp();
-    let source = Stamp { size, mtime: f.attrs.mtime() };
-    if tree.own_copy(t, source, existing) {
-        progress.add(size);
-        tree.finished(&f.rel, size);
-        return Planned::Skipped;
+fn plan_listed(tree: &TreeOptions, rules: Rules, mut f: RemoteFile, progress: &Progress) -> Planned {
+    let source = f.source();
+    let entry = Entry { rel: &f.rel, name: &f.name, source: Source::File(source), done_before: tree.done_before(&f.rel, source.size) };
+    let mut action = plan(&entry, Dest::Unseen, None, rules, |c| f.dir.taken(c));
+    if action == Action::Look {
+        action = plan(&entry, local_dest(&f.dir, &f.name), None, rules, |c| f.dir.taken(c));
     }
-    if existing.is_some() && tree.overwrite == OverwritePolicy::Ask && tree.asker.is_some() {
-        // A person may take minutes to answer: the file waits for it in a file slot of its
-        // own (see `ask_download`), the listing goes on.
-        f.ask = true;
-        return Planned::Go(f);
-    }
-    match decide(tree.overwrite, source, existing, &f.name, |c| f.dir.taken(c)) {
-        Ok(Decision::Transfer) => Planned::Go(f),
-        Ok(Decision::RenameTo(n)) => {
-            f.name = n;
+    match action {
+        Action::Transfer { to, resume } => {
+            (f.to, f.resume) = (to, resume);
             Planned::Go(f)
         }
-        Ok(Decision::ResumeFrom(have)) => {
-            f.resume_from = have;
-            Planned::Go(f)
+        Action::Skip { why: SkipReason::AlreadyDone } => {
+            progress.add(source.size);
+            progress.file_done();
+            Planned::DoneBefore
         }
-        Ok(Decision::Skip) => {
-            progress.add(size);
-            tree.finished(&f.rel, size);
+        Action::Skip { .. } => {
+            progress.add(source.size);
+            tree.finished(&f.rel, source.size);
             Planned::Skipped
         }
-        Err(e) => Planned::Refused(e.path(f.rpath.clone())),
+        // A person may take minutes to answer: the file waits for it in a file slot of its
+        // own (see `get_task`), the listing goes on.
+        Action::Ask if tree.asker.is_some() => {
+            f.ask = true;
+            Planned::Go(f)
+        }
+        Action::Ask => Planned::Refused(nobody_to_ask(&f.name).path(f.rpath.clone())),
+        Action::TypeConflict { source, dest } => Planned::Refused(type_conflict(source, dest, &f.dir.child_path(&f.name).display().to_string())),
+        other => unreachable!("a file is never planned as {other:?}"),
     }
 }
 
-/// One file from its (possible) question to its rename into place, with retries.
+/// One file from its (possible) question to its rename into place, with retries. A bigger
+/// file's saved partial is read here (off the listing) and the file planned again with it;
+/// so is a file waiting for an answer, which holds only its own slot among
+/// `files_in_flight` (acceptable: there are ~1000) and no session, memory or big-file slot,
+/// so the rest of the job keeps moving.
+#[allow(clippy::too_many_arguments)]
 fn get_task<'a>(
     pool: &'a SharedPool,
     tree: &'a TreeOptions,
@@ -365,41 +386,62 @@ fn get_task<'a>(
     gates: &'a Gates,
     progress: Arc<Progress>,
     host: &'a str,
-    f: RemoteFile,
+    rules: Rules,
+    mut f: RemoteFile,
 ) -> BoxFuture<'a, Outcome> {
     async move {
-        let f = if f.ask {
-            let (rel, size) = (f.rel.clone(), f.attrs.size.unwrap_or(0));
-            match ask_download(tree, f).await {
-                Ok(Some(f)) => f,
-                Ok(None) => {
-                    progress.add(size);
-                    tree.finished(&rel, size);
+        let source = f.source();
+        let partials = t.partials.clone().filter(|_| source.size > tree.small_file_max);
+        let saved: Option<PartialRecord> = match partials.clone() {
+            Some(p) => {
+                let rel = f.rel.clone();
+                blocking("resume download", move || Ok(p.load(&rel))).await.ok().flatten()
+            }
+            None => None,
+        };
+        if f.ask || saved.is_some() {
+            let entry = Entry { rel: &f.rel, name: &f.name, source: Source::File(source), done_before: false };
+            let shown = f.dir.child_path(&f.name).display().to_string();
+            let look = || futures::future::ready(Ok::<_, Error>(local_dest(&f.dir, &f.name))).boxed();
+            match settle(&entry, saved.as_ref(), rules, tree.asker.as_ref(), &shown, look, |c| f.dir.taken(c)).await {
+                Ok(Action::Transfer { to, resume }) => (f.to, f.resume) = (to, resume),
+                Ok(_) => {
+                    if let (Some(p), Some(rec)) = (partials, saved) {
+                        forget_stale(p, f.dir.clone(), f.rel.clone(), rec).await;
+                    }
+                    progress.add(source.size);
+                    tree.finished(&f.rel, source.size);
                     return Outcome::Skipped;
                 }
                 Err(e) => return outcome_of(e.or_host(host)),
             }
-        } else {
-            f
-        };
+        }
         let done = Arc::new(Mutex::new(RangeSet::new()));
         let temp: Arc<Mutex<Option<TempFile>>> = Arc::new(Mutex::new(None));
-        if f.resume_from > 0 {
-            // The shorter local copy becomes the temp file; its bytes count as done.
-            let (dir, name) = (f.dir.clone(), f.name.clone());
-            match blocking("resume download", move || dir.adopt_for_resume(&name)).await {
-                Ok(part) => *temp.lock().expect("temp poisoned") = Some(part),
-                Err(e) => return outcome_of(e.or_host(host)),
+        if let (Some(p), Some(rec), false) = (partials.clone(), saved, matches!(f.resume, Resume::Ranges(_))) {
+            // Saved for another source, or not for this target: not taken up.
+            forget_stale(p, f.dir.clone(), f.rel.clone(), rec).await;
+        }
+        match &f.resume {
+            Resume::FromPrefix(have) => {
+                // The shorter local copy becomes the temp file; its bytes count as done.
+                let (dir, name) = (f.dir.clone(), f.name.clone());
+                match blocking("resume download", move || dir.adopt_for_resume(&name)).await {
+                    Ok(part) => *temp.lock().expect("temp poisoned") = Some(part),
+                    Err(e) => return outcome_of(e.or_host(host)),
+                }
+                resume_from(&done, &progress, *have);
             }
-            resume_from(&done, &progress, f.resume_from);
-        } else if let Some(partials) = t.partials.clone().filter(|_| f.attrs.size.unwrap_or(0) > tree.small_file_max) {
-            // An earlier run's temp file of this (bigger) file, still valid: its ranges count as done.
-            let (dir, rel, source) = (f.dir.clone(), f.rel.clone(), Stamp { size: f.attrs.size.unwrap_or(0), mtime: f.attrs.mtime() });
-            if let Ok(Some((part, ranges))) = blocking("resume download", move || Ok(partials.take_up(&rel, &dir, source))).await {
-                progress.add(ranges.len());
-                *done.lock().expect("done poisoned") = ranges;
-                *temp.lock().expect("temp poisoned") = Some(part);
+            Resume::Ranges(rec) => {
+                // An earlier run's temp file of this (bigger) file, still valid: its ranges count as done.
+                let (p, dir, rel, rec) = (partials.expect("a saved partial comes from the store"), f.dir.clone(), f.rel.clone(), rec.clone());
+                if let Ok(Some((part, ranges))) = blocking("resume download", move || Ok(p.take_up(&rel, &dir, &rec))).await {
+                    progress.add(ranges.len());
+                    *done.lock().expect("done poisoned") = ranges;
+                    *temp.lock().expect("temp poisoned") = Some(part);
+                }
             }
+            Resume::None => {}
         }
         let r = with_retry(pool, |s| {
             let (f, progress, done, temp) = (&f, progress.clone(), done.clone(), temp.clone());
@@ -430,25 +472,13 @@ fn get_task<'a>(
     .boxed()
 }
 
-/// Ask about one download whose destination existed when listed, and apply the answer: the
-/// file with the name it goes to, or `None` when it is left alone. The waiting file holds
-/// only its own slot among `files_in_flight` (acceptable: there are ~1000) and no session,
-/// memory or big-file slot, so the rest of the job keeps moving.
-async fn ask_download(tree: &TreeOptions, mut f: RemoteFile) -> Result<Option<RemoteFile>> {
-    let source = Stamp { size: f.attrs.size.unwrap_or(0), mtime: f.attrs.mtime() };
-    let rule = OverwriteRule { policy: tree.overwrite, asker: tree.asker.clone() };
-    match download_decision(&rule, source, &f.dir, &f.name, &f.rel).await? {
-        Decision::Transfer => Ok(Some(f)),
-        Decision::RenameTo(n) => {
-            f.name = n;
-            Ok(Some(f))
-        }
-        Decision::ResumeFrom(have) => {
-            f.resume_from = have;
-            Ok(Some(f))
-        }
-        Decision::Skip => Ok(None),
-    }
+/// Drop a saved partial the plan did not take up (off the async threads: the store is a database).
+async fn forget_stale(partials: Partials, dir: LocalDir, rel: String, rec: PartialRecord) {
+    let _ = blocking("resume download", move || {
+        partials.drop_stale(&rel, &dir, &rec);
+        Ok(())
+    })
+    .await;
 }
 
 /// Download one file of a tree (through a temp file beside it). `temp` holds the temp file
@@ -471,7 +501,7 @@ async fn get_file(
         let _memory = gates.memory.acquire(size as u32).await;
         if let Some(data) = get_small(sess, &f.rpath, size, &t.throttle).await? {
             let n = data.len() as u64;
-            let (dir, name, attrs, t) = (f.dir.clone(), f.name.clone(), f.attrs.clone(), t.clone());
+            let (dir, name, attrs, t) = (f.dir.clone(), f.target_name().to_string(), f.attrs.clone(), t.clone());
             blocking("write local file", move || write_small_local(&dir, &name, &data, &attrs, &t)).await?;
             progress.add(n);
             return Ok(n);
@@ -482,23 +512,24 @@ async fn get_file(
     let (file, part) = {
         let mut slot = temp.lock().expect("temp poisoned");
         if slot.is_none() {
-            *slot = Some(f.dir.create_temp(&f.name)?);
+            *slot = Some(f.dir.create_temp(f.target_name())?);
         }
         let part = slot.as_ref().expect("just set");
         let file = part.file.try_clone().map_err(|e| Error::local_io("create local file", &f.dir.child_path(&part.name), &e))?;
         (file, f.dir.child_path(&part.name))
     };
+    // Kept between runs only under its own name (not a `name (1)` of this run).
     let checkpoint = |written| {
         let slot = temp.lock().expect("temp poisoned");
         let part = slot.as_ref()?;
-        let source = Stamp { size, mtime: f.attrs.mtime() };
-        Checkpoint::start(t.partials.as_ref()?, &f.rel, &part.name, &part.file, source, written)
+        let partials = t.partials.as_ref().filter(|_| f.to == Target::Own)?;
+        Checkpoint::start(partials, &f.rel, &part.name, &part.file, f.source(), written)
     };
     let got = download_on_session(sess, &f.rpath, file, &part, size, t, done, progress, checkpoint).await?;
     let Some(part) = temp.lock().expect("temp poisoned").take() else {
         return Err(Error::new(ErrorKind::LocalIo, "finish download", "the temp file went missing").path(part.display().to_string()));
     };
-    let (dir, name, attrs, t) = (f.dir.clone(), f.name.clone(), f.attrs.clone(), t.clone());
+    let (dir, name, attrs, t) = (f.dir.clone(), f.target_name().to_string(), f.attrs.clone(), t.clone());
     let rel = f.rel.clone();
     blocking("finish download", move || {
         finish_local(&dir, part, &name, got, &attrs, &t)?;
@@ -564,18 +595,4 @@ async fn get_small(sess: &SftpSession, rpath: &str, size: u64, throttle: &Thrott
         return Ok(None);
     }
     Ok(Some(data))
-}
-
-/// The target of the remote link at `rpath`.
-async fn read_link(sess: &SftpSession, rpath: &str) -> Result<String> {
-    let p = Bytes::from(rpath.to_string());
-    match sess.call(|id| Packet::Readlink { id, path: p }).await? {
-        Packet::Name { entries, .. } if !entries.is_empty() => match std::str::from_utf8(&entries[0].filename) {
-            Ok(s) if !s.contains('\0') => Ok(s.to_string()),
-            _ => Err(Error::protocol("read link", "the link's target is not valid UTF-8 or contains NUL; not copied").path(rpath)),
-        },
-        other => Err(status_to_result(sess, "read link", rpath, other)
-            .err()
-            .unwrap_or_else(|| Error::protocol("read link", "empty answer").path(rpath))),
-    }
 }

@@ -17,19 +17,21 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use futures::future::FutureExt;
 use futures::stream::{FuturesUnordered, StreamExt};
 use skiff_sftp::{FileAttrs, OpenFlags, Packet, StatusCode};
 
-use super::conflict::{parent_rel_remote, remote_prefix_matches, resume_from, upload_decision, OverwriteRule};
+use super::conflict::{self, remote_free_name, remote_prefix_matches, resume_from, settle, OverwriteRule};
 use super::options::TransferOptions;
 use super::partial::{Checkpoint, Partials};
-use super::overwrite::{Decision, Stamp};
+use crate::job::PartialRecord;
+use super::plan::{Action, Entry, Resume, Rules, Source, Stamp, Target};
 use super::pipeline::{run_pipeline, PipelineSteps};
 use super::pool::ChannelPool;
 use super::progress::Progress;
 use super::ranges::RangeSet;
 use super::segments::{ChunkCursor, SegmentQueue};
-use super::{join_remote, PART_SUFFIX};
+use super::PART_SUFFIX;
 use crate::error::{Error, ErrorKind, Result};
 use crate::sftp::{Handle, Reply, SftpSession};
 use crate::ssh::ConnectOptions;
@@ -101,39 +103,67 @@ pub async fn upload_file_with(
     let rel = target.rsplit('/').next().unwrap_or(&target).to_string();
     let done = Arc::new(Mutex::new(RangeSet::new()));
     let mut fresh = true;
-    let target = match upload_decision(pool.first(), rule, source, &target, &rel).await.map_err(|e| with_ctx(e).or_path(&target))? {
-        Decision::Transfer => target,
-        Decision::Skip => {
+    let partials = topts.partials.as_ref();
+    let saved = match partials {
+        Some(p) => {
+            let (p, k) = (p.clone(), target.clone());
+            tokio::task::spawn_blocking(move || p.load(&k)).await.ok().flatten()
+        }
+        None => None,
+    };
+    let entry = Entry { rel: &rel, name: &rel, source: Source::File(source), done_before: false };
+    let rules = Rules { policy: rule.policy, continued: false, cheap_look: false };
+    let look = || {
+        let (sess, target) = (pool.first().clone(), target.clone());
+        async move { conflict::remote_dest(&sess, &target).await }.boxed()
+    };
+    let action = settle(&entry, saved.as_ref(), rules, rule.asker.as_ref(), &target, look, |_| false).await;
+    let (to, resume) = match action.map_err(|e| with_ctx(e).or_path(&target))? {
+        Action::Transfer { to, resume } => (to, resume),
+        _ => {
+            if let (Some(p), Some(_)) = (partials, &saved) {
+                forget_partial(p, &target).await;
+            }
             pool.close().await;
             progress.add(size);
             return Ok(UploadReport { remote_path: target, bytes: 0, skipped: true, retries: 0, resent_bytes: 0 });
         }
-        Decision::RenameTo(name) => join_remote(parent_rel_remote(&target), &name),
-        Decision::ResumeFrom(have) if !remote_prefix_matches(pool.first(), &target, have).await.map_err(|e| with_ctx(e).or_path(&target))? => {
+    };
+    if let (Some(p), Some(_), false) = (partials, &saved, matches!(resume, Resume::Ranges(_))) {
+        // Saved for another source, or not for this target: not taken up.
+        forget_partial(p, &target).await;
+    }
+    let own = target.clone();
+    let target = match to {
+        Target::Own => target,
+        Target::Renamed(_) => remote_free_name(pool.first(), &target).await.map_err(|e| with_ctx(e).or_path(&target))?,
+    };
+    match resume {
+        Resume::FromPrefix(have) if !remote_prefix_matches(pool.first(), &target, have).await.map_err(|e| with_ctx(e).or_path(&target))? => {
             tracing::info!(path = %target, "the remote file is not the start of this one (or not as long as it said): sending it whole");
-            target
         }
-        Decision::ResumeFrom(have) => {
+        Resume::FromPrefix(have) => {
             // The shorter copy becomes the part file; its bytes count as done.
             let part = format!("{target}{PART_SUFFIX}");
             pool.first().rename_replace(&target, &part).await.map_err(|e| with_ctx(e).or_path(&target))?;
             resume_from(&done, &progress, have);
             fresh = false;
-            target
         }
-    };
+        _ => {}
+    }
     let part = format!("{target}{PART_SUFFIX}");
     let with_ctx = |e: Error| e.or_host(&label).or_path(&target);
     let local_file = Arc::new(file);
-    let partials = topts.partials.as_ref();
-    if let Some(p) = partials.filter(|_| fresh) {
+    if let (Some(p), Resume::Ranges(rec)) = (partials, &resume) {
         // An earlier run's remote temp file, still holding what it said: its ranges count as done.
-        if let Some(ranges) = take_up_upload(p, &target, pool.first(), &part, &local_file, source).await {
+        if let Some(ranges) = take_up_upload(p, &target, rec, pool.first(), &part, &local_file).await {
             progress.add(ranges.len());
             *done.lock().expect("done poisoned") = ranges;
             fresh = false;
         }
     }
+    // Kept between runs only under its own name (not a `name (1)` of this run).
+    let partials = partials.filter(|_| target == own);
     let checkpoint = partials.map(|p| Checkpoint::start_upload(p, &target, &part, source, done.clone()));
 
     let shared = Shared {
@@ -201,20 +231,14 @@ pub async fn upload_file_with(
     Ok(UploadReport { remote_path: target, bytes: size, skipped: false, retries: attempt, resent_bytes: progress.resent() })
 }
 
-/// The ranges a saved partial upload of `key` into the remote temp file `part` gives (see
-/// `partial`): `None`, and the record forgotten, unless the local source is unchanged and
-/// `part` still holds what the record says.
-pub(super) async fn take_up_upload(partials: &Partials, key: &str, sess: &SftpSession, part: &str, local: &File, source: Stamp) -> Option<RangeSet> {
+/// The ranges the saved partial upload `rec` of `key` gives, which the plan found to be for
+/// this very source, when the remote temp file `part` is the one it names and still holds
+/// what the record says (see `partial`); otherwise `None`, and the record is forgotten.
+pub(super) async fn take_up_upload(partials: &Partials, key: &str, rec: &PartialRecord, sess: &SftpSession, part: &str, local: &File) -> Option<RangeSet> {
     let local = Arc::new(local.try_clone().ok()?);
-    let (p, k) = (partials.clone(), key.to_string());
-    let rec = tokio::task::spawn_blocking(move || p.0.load(&k)).await.ok()??;
-    let valid = rec.temp == part
-        && rec.source_size == source.size
-        && rec.source_mtime == source.mtime
-        && !rec.ranges.is_empty()
-        && remote_part_holds(sess, part, &local, &rec.ranges).await.unwrap_or(false);
+    let valid = rec.temp == part && remote_part_holds(sess, part, &local, &rec.ranges).await.unwrap_or(false);
     if !valid {
-        tracing::info!(key, "the partial upload cannot be continued (the source or the remote temp file changed): starting over");
+        tracing::info!(key, "the partial upload cannot be continued (the remote temp file changed): starting over");
         forget_partial(partials, key).await;
         return None;
     }
