@@ -1,6 +1,6 @@
 //! Errors as they cross to the window: every engine [`Error`] becomes an [`AppError`] with an
-//! [`ErrorCode`] (from its [`ErrorKind`] by an exhaustive match, or `keyring` for the OS
-//! keyring) and the engine's own message, which names the host, the path and the operation and says what to
+//! [`ErrorCode`] (from its [`ErrorKind`] by an exhaustive match) and the engine's own
+//! message, which names the host, the path and the operation and says what to
 //! do. This module owns that mapping and the few errors the app crate makes itself; it never
 //! puts a secret into a message (the engine's messages never hold one either).
 
@@ -29,20 +29,15 @@ pub fn code_of(kind: ErrorKind) -> ErrorCode {
         ErrorKind::Unsupported => ErrorCode::Unsupported,
         ErrorKind::Config => ErrorCode::Config,
         ErrorKind::Cancelled => ErrorCode::Cancelled,
+        // The window offers to go on without saving the secret.
+        ErrorKind::Keyring => ErrorCode::Keyring,
     }
 }
 
 impl From<Error> for AppError {
     fn from(e: Error) -> Self {
-        // The keyring's failures are local I/O to the engine; the window tells them apart
-        // (it offers to continue without saving the secret).
-        let code = if e.op == "keyring" {
-            ErrorCode::Keyring
-        } else {
-            code_of(e.kind)
-        };
         AppError {
-            code,
+            code: code_of(e.kind),
             message: e.to_string(),
         }
     }
@@ -147,7 +142,7 @@ mod tests {
     #[test]
     fn keyring_failures_have_their_own_code() {
         let e = Error::new(
-            ErrorKind::LocalIo,
+            ErrorKind::Keyring,
             "keyring",
             "cannot store the password of saved host p1 in the OS keyring: locked",
         );

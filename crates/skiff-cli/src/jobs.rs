@@ -12,6 +12,7 @@ use skiff_engine::engine::{default_ssh_config, Copy, EngineConfig, Reach};
 use skiff_engine::job::{Direction, JobId, JobRecord, JobState};
 use skiff_engine::scheduler::{self, Limits, Outcome, Scheduler, Scope};
 use skiff_engine::store::profiles::Profiles;
+use skiff_engine::retry::RetryPolicy;
 use skiff_engine::store::Queue;
 use skiff_engine::transfer::{TransferOptions, TreeOptions};
 use skiff_engine::{text, Engine, Error, ErrorKind, Result};
@@ -41,11 +42,18 @@ pub struct Totals {
     pub bytes: u64,
 }
 
-/// The CLI's scheduler settings: the transfers already reconnect and retry on their own
-/// (`--retries`), so the scheduler does not retry a job on top of that, and a terminal
-/// cannot answer overwrite questions mid-run.
-fn cli_config(scope: Scope) -> scheduler::Config {
-    scheduler::Config { limits: Limits { max_retries: 0, ..Limits::default() }, scope, can_ask: false, ..scheduler::Config::default() }
+/// The CLI's scheduler settings: a job's transfers reconnect in place with the tries of
+/// `retry` (`--retries`), the scheduler does not run a job again after a network failure (a
+/// server that refuses the first connection fails the command at once, as scp does), and a
+/// terminal cannot answer overwrite questions mid-run.
+fn cli_config(scope: Scope, retry: RetryPolicy) -> scheduler::Config {
+    scheduler::Config {
+        limits: Limits { retry, ..Limits::default() },
+        scope,
+        can_ask: false,
+        rerun_after_network_failure: false,
+        ..scheduler::Config::default()
+    }
 }
 
 /// An engine for this run: the terminal as prompter, `topts` and `tree` for every job, and
@@ -61,7 +69,7 @@ fn start_engine(queue: Arc<Queue>, scope: Scope, topts: TransferOptions, tree: T
         profiles: profiles.map(Arc::new),
         ssh_config: default_ssh_config(),
         logins: Arc::new(crate::TerminalLogins),
-        scheduler: cli_config(scope),
+        scheduler: cli_config(scope, topts.retry),
         tuning: Arc::new(move || (topts.clone(), tree.clone())),
     })
 }

@@ -197,7 +197,7 @@ pub fn exit_code(e: &Error) -> u8 {
         ErrorKind::HostKeyUnknown | ErrorKind::HostKeyChanged => 5,
         ErrorKind::NotFound => 6,
         ErrorKind::PermissionDenied => 7,
-        ErrorKind::LocalIo | ErrorKind::DiskFull => 8,
+        ErrorKind::LocalIo | ErrorKind::DiskFull | ErrorKind::Keyring => 8,
         ErrorKind::Cancelled => 130,
     }
 }

@@ -8,6 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::broadcast::error::RecvError;
 use skiff_engine::job::{Direction, OverwritePolicy};
 use skiff_engine::remote::Location;
+use skiff_engine::retry::RetryPolicy;
 use skiff_engine::sftp::InFlightBudget;
 use skiff_engine::ssh::{ConnectOptions, Connection};
 use skiff_engine::engine::Copy;
@@ -41,7 +42,7 @@ fn transfer_options(t: &TuneArgs) -> TransferOptions {
         o.connections = n.max(1);
     }
     if let Some(n) = t.retries {
-        o.retries = n;
+        o.retry = RetryPolicy::attempts(n);
     }
     if let Some(rate) = t.limit.filter(|&r| r > 0) {
         o.throttle = Throttle::with(RateLimit::new(Some(rate)));

@@ -1,9 +1,11 @@
 //! The one error type that leaves the engine.
 //!
 //! Every error carries what a person needs to act on it: the operation, the host, the path,
-//! what went wrong and what to do about it. Errors are *classified* ([`ErrorKind`]) so that
-//! retry logic asks [`Error::is_transient`] instead of matching strings (rclone's
-//! `fs/accounting` lesson). This module owns formatting and classification; it performs no I/O.
+//! what went wrong and what to do about it. Errors are *classified* ([`ErrorKind`]), and the
+//! one classification of what a failure calls for is [`ErrorKind::recovery`]: transfers, the
+//! scheduler and sessions all ask it (reconnect? fail this entry? stop the job?) instead of
+//! matching kinds or strings of their own (rclone's `fs/accounting` lesson). This module owns
+//! formatting and classification; it performs no I/O.
 
 use std::fmt;
 
@@ -41,6 +43,48 @@ pub enum ErrorKind {
     Config,
     /// The operation was cancelled by the user.
     Cancelled,
+    /// The OS keyring (Secret Service, Keychain, Credential Manager) is missing, locked or
+    /// refused to keep a secret.
+    Keyring,
+}
+
+/// What a failure calls for. The one answer to "try again?" in the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recovery {
+    /// The connection broke: reconnect after a backoff (from the job's
+    /// [`RetryBudget`](crate::retry::RetryBudget)) and carry on.
+    Reconnect,
+    /// This file or folder failed; the other entries of the job go on, and a retry of the
+    /// job tries it again.
+    FailEntry,
+    /// Nothing else in the job can succeed now (the disk is full, credentials or the host
+    /// key were refused, the keyring failed, the person cancelled): stop the job.
+    StopJob,
+}
+
+impl ErrorKind {
+    /// What a failure of this kind calls for.
+    pub fn recovery(self) -> Recovery {
+        match self {
+            ErrorKind::Network => Recovery::Reconnect,
+            ErrorKind::NotFound
+            | ErrorKind::PermissionDenied
+            | ErrorKind::WrongType
+            | ErrorKind::LocalIo
+            | ErrorKind::Remote
+            | ErrorKind::Protocol
+            | ErrorKind::Unsupported
+            // A refused link, a file the policy says to ask about with nobody to ask: that
+            // entry. (A bad ssh_config fails the connect, and so the job, anyway.)
+            | ErrorKind::Config => Recovery::FailEntry,
+            ErrorKind::DiskFull
+            | ErrorKind::Auth
+            | ErrorKind::HostKeyUnknown
+            | ErrorKind::HostKeyChanged
+            | ErrorKind::Cancelled
+            | ErrorKind::Keyring => Recovery::StopJob,
+        }
+    }
 }
 
 /// An engine error: kind, operation, host, path, detail and a hint for the person.
@@ -112,9 +156,14 @@ impl Error {
         self
     }
 
-    /// Worth reconnecting and trying again.
-    pub fn is_transient(&self) -> bool {
-        matches!(self.kind, ErrorKind::Network)
+    /// What this failure calls for (see [`ErrorKind::recovery`]).
+    pub fn recovery(&self) -> Recovery {
+        self.kind.recovery()
+    }
+
+    /// Worth reconnecting and trying again ([`Recovery::Reconnect`]).
+    pub fn wants_reconnect(&self) -> bool {
+        self.recovery() == Recovery::Reconnect
     }
 
     /// Build from an SFTP status reply.
@@ -210,7 +259,7 @@ mod tests {
             "open alice@example:22:/srv/x: No such file (no such file or directory) — check the path and its spelling"
         );
         assert_eq!(e.kind, ErrorKind::NotFound);
-        assert!(!e.is_transient());
+        assert_eq!(e.recovery(), Recovery::FailEntry);
     }
 
     #[test]
@@ -224,9 +273,14 @@ mod tests {
     }
 
     #[test]
-    fn network_errors_are_transient() {
-        assert!(Error::network("read", "reset").is_transient());
-        assert!(!Error::protocol("read", "bad").is_transient());
+    fn what_failures_call_for() {
+        assert!(Error::network("read", "reset").wants_reconnect());
+        assert_eq!(Error::protocol("read", "bad").recovery(), Recovery::FailEntry);
+        assert_eq!(Error::local_io("write", "/x".as_ref(), &std::io::Error::from(std::io::ErrorKind::StorageFull)).recovery(), Recovery::StopJob);
+        assert_eq!(Error::local_io("open", "/x".as_ref(), &std::io::Error::from(std::io::ErrorKind::PermissionDenied)).recovery(), Recovery::FailEntry);
+        for kind in [ErrorKind::Auth, ErrorKind::HostKeyChanged, ErrorKind::HostKeyUnknown, ErrorKind::Cancelled, ErrorKind::Keyring] {
+            assert_eq!(kind.recovery(), Recovery::StopJob, "{kind:?}");
+        }
     }
 
     #[test]

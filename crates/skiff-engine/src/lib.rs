@@ -24,7 +24,9 @@
 //! - [`address`]: parsing `[user@]host[:port]` the way OpenSSH does (quick connect,
 //!   ProxyJump hops, the host part of scp-style locations).
 //! - [`remote`]: parsing `[user@]host:path` the way scp does.
-//! - [`error`]: the one error type; every error names operation, host and path.
+//! - [`error`]: the one error type; every error names operation, host and path, and its
+//!   kind says what the failure calls for ([`error::Recovery`]).
+//! - [`retry`]: the one retry policy, and the budget a job's reconnects and re-runs share.
 //! - [`text`]: server-supplied names and texts escaped for a terminal (controls, bidi overrides).
 
 // `Error` carries host, path, detail and hint by value (~136 bytes). It is only built on the
@@ -37,6 +39,7 @@ pub mod engine;
 pub mod error;
 pub mod job;
 pub mod remote;
+pub mod retry;
 pub mod sandbox;
 pub mod scheduler;
 pub mod sftp;

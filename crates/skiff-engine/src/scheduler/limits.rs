@@ -4,11 +4,10 @@
 //! no clock of its own, so every rule is unit-tested.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::error::{Error, ErrorKind};
+use crate::retry::RetryPolicy;
 use crate::job::{JobId, JobRecord, JobSpec};
 
 /// Limits and retry policy of a [`super::Scheduler`].
@@ -28,11 +27,9 @@ pub struct Limits {
     pub max_files_in_flight: usize,
     /// Files moving at once in one job.
     pub files_in_flight_per_job: usize,
-    /// Automatic retries of a job after a transient (network) failure.
-    pub max_retries: u32,
-    /// Backoff before the first retry; doubles each time, up to `max_backoff`.
-    pub first_backoff: Duration,
-    pub max_backoff: Duration,
+    /// The tries a job has after the network broke: its transfers' reconnects and the
+    /// scheduler's re-runs of it draw from one budget of this policy.
+    pub retry: RetryPolicy,
 }
 
 impl Default for Limits {
@@ -48,18 +45,8 @@ impl Default for Limits {
             connections_per_job: 2,
             max_files_in_flight: 4096,
             files_in_flight_per_job: 1024,
-            max_retries: 5,
-            first_backoff: Duration::from_secs(2),
-            max_backoff: Duration::from_secs(60),
+            retry: RetryPolicy::default(),
         }
-    }
-}
-
-impl Limits {
-    /// Backoff before automatic retry number `retry` (1-based).
-    pub fn backoff(&self, retry: u32) -> Duration {
-        let factor = 1u32 << retry.saturating_sub(1).min(16);
-        self.first_backoff.saturating_mul(factor).min(self.max_backoff)
     }
 }
 
@@ -134,37 +121,10 @@ pub fn plan(
     out
 }
 
-/// How a failed run is treated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailureClass {
-    /// The network dropped or timed out: reconnect after a backoff and continue.
-    Transient,
-    /// The server refused with a status (permission, no such file, failure).
-    Server,
-    /// The local file system failed (disk full, read-only, permission).
-    LocalIo,
-    /// Nothing a retry can fix: authentication, host key, configuration, cancellation.
-    Fatal,
-}
-
-pub fn classify(e: &Error) -> FailureClass {
-    match e.kind {
-        ErrorKind::Network => FailureClass::Transient,
-        ErrorKind::Remote | ErrorKind::NotFound | ErrorKind::PermissionDenied | ErrorKind::WrongType | ErrorKind::Protocol => {
-            FailureClass::Server
-        }
-        ErrorKind::LocalIo | ErrorKind::DiskFull => FailureClass::LocalIo,
-        ErrorKind::Auth
-        | ErrorKind::HostKeyUnknown
-        | ErrorKind::HostKeyChanged
-        | ErrorKind::Unsupported
-        | ErrorKind::Config
-        | ErrorKind::Cancelled => FailureClass::Fatal,
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use crate::job::{Direction, JobKind, JobState, OverwritePolicy};
 
@@ -261,22 +221,5 @@ mod tests {
         let wait = HashMap::from([(1, now + Duration::from_secs(5))]);
         assert_eq!(ids(&plan(&limits, &q, &[], &wait, now)), [2]);
         assert_eq!(ids(&plan(&limits, &q, &[], &wait, now + Duration::from_secs(5))), [1, 2]);
-    }
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap() {
-        let l = Limits { first_backoff: Duration::from_secs(2), max_backoff: Duration::from_secs(60), ..Limits::default() };
-        let b: Vec<u64> = (1..=7).map(|n| l.backoff(n).as_secs()).collect();
-        assert_eq!(b, [2, 4, 8, 16, 32, 60, 60]);
-    }
-
-    #[test]
-    fn only_network_failures_are_retried() {
-        let e = |k| Error::new(k, "op", "x");
-        assert_eq!(classify(&e(ErrorKind::Network)), FailureClass::Transient);
-        assert_eq!(classify(&e(ErrorKind::Auth)), FailureClass::Fatal);
-        assert_eq!(classify(&e(ErrorKind::HostKeyChanged)), FailureClass::Fatal);
-        assert_eq!(classify(&e(ErrorKind::DiskFull)), FailureClass::LocalIo);
-        assert_eq!(classify(&e(ErrorKind::PermissionDenied)), FailureClass::Server);
     }
 }

@@ -10,9 +10,11 @@
 //!   terminal stops job 7 here within that interval, and jobs added elsewhere start.
 //! - A job runs as one task through a [`JobRunner`]; stopping it drops its future (the
 //!   transfer's partial files and its persisted finished files stay, so it resumes).
-//! - A run that fails with a transient (network) error goes back to Queued and waits out a
-//!   doubling backoff before it may start again; any other failure marks it Failed with the
-//!   error, and entry failures inside a tree never stop the other files.
+//! - A run that fails with a network error ([`Recovery::Reconnect`]) goes back to Queued
+//!   and waits out a backoff before it may start again, while the job's one
+//!   [`RetryBudget`] lasts: its transfers' own reconnects draw from the same budget, so
+//!   retries never nest. Any other failure marks it Failed with the error, and entry
+//!   failures inside a tree never stop the other files.
 //! - Progress is sampled by an [`Accountant`] and published as coalesced snapshots at
 //!   [`SNAPSHOT_HZ`], whatever the number of files, in the same ordered [`stream`] as the
 //!   state events: no progress for a job follows the event that says it stopped.
@@ -40,10 +42,11 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 pub use events::{Event, StampView};
-pub use limits::{classify, FailureClass, Grant, Limits};
+pub use limits::{Grant, Limits};
 pub use runner::{ConnectFor, JobContext, JobReport, JobRunner, SftpJobRunner};
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Recovery, Result};
+use crate::retry::RetryBudget;
 use crate::job::{JobCounters, JobId, JobRecord, JobSpec, JobState};
 use crate::store::{runner as runner_id, Queue, StoreError};
 use crate::transfer::{Accountant, Asker, OverwriteAnswer, Progress, RateLimit, Throttle};
@@ -72,11 +75,23 @@ pub struct Config {
     /// conflicting file with a hint instead of waiting forever.
     pub can_ask: bool,
     pub scope: Scope,
+    /// Whether a run that failed on the network is run again later (the window: it waits
+    /// for the server to come back). Off (`skiff cp`), a job only has its transfers'
+    /// reconnects, and a server that refuses the first connection fails it at once, as scp
+    /// does. Either way the tries come from one [`RetryBudget`] of `limits.retry`.
+    pub rerun_after_network_failure: bool,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { limits: Limits::default(), speed_limit: None, poll: Duration::from_millis(500), can_ask: false, scope: Scope::All }
+        Config {
+            limits: Limits::default(),
+            speed_limit: None,
+            poll: Duration::from_millis(500),
+            can_ask: false,
+            scope: Scope::All,
+            rerun_after_network_failure: true,
+        }
     }
 }
 
@@ -157,7 +172,7 @@ impl Scheduler {
             nudge: nudge.clone(),
             running: HashMap::new(),
             not_before: HashMap::new(),
-            auto_retries: HashMap::new(),
+            budgets: HashMap::new(),
             seen: Vec::new(),
             was_idle: false,
         };
@@ -362,8 +377,9 @@ struct Actor {
     running: HashMap<JobId, RunningJob>,
     /// Jobs waiting out a retry backoff.
     not_before: HashMap<JobId, Instant>,
-    /// Automatic retries since this scheduler started, per job.
-    auto_retries: HashMap<JobId, u32>,
+    /// The tries left to each job being run (by its transfers and by re-runs), until it
+    /// ends; a person's Retry starts a fresh one.
+    budgets: HashMap<JobId, RetryBudget>,
     /// The queue as last published.
     seen: Vec<JobRecord>,
     was_idle: bool,
@@ -479,6 +495,7 @@ impl Actor {
             throttle: Throttle::with(self.shared.global_limit.clone()).and(job_limit),
             asker,
             queue: self.shared.queue.clone(),
+            retry: self.budgets.entry(id).or_insert_with(|| self.config.limits.retry.budget()).clone(),
         };
         let host = limits::host_key(&job.spec);
         let run = self.runner.run(job, ctx);
@@ -521,6 +538,8 @@ impl Actor {
         if let Some(job) = self.running.remove(&id) {
             job.task.abort();
         }
+        // A person stopped it: when it runs again, it has all its tries.
+        self.budgets.remove(&id);
         self.forget(id);
     }
 
@@ -542,7 +561,6 @@ impl Actor {
         let q = self.shared.queue.clone();
         let outcome = match result {
             Ok(report) if report.errors.is_empty() => {
-                self.auto_retries.remove(&id);
                 Outcome { state: JobState::Done, report: Some(report), error: None }
             }
             Ok(report) => {
@@ -556,19 +574,20 @@ impl Actor {
             }
             Err(e) if e.kind == ErrorKind::Cancelled => Outcome { state: JobState::Cancelled, report: None, error: Some(e) },
             Err(e) => {
-                let retries = self.auto_retries.entry(id).or_insert(0);
-                if classify(&e) == FailureClass::Transient && *retries < self.config.limits.max_retries {
-                    *retries += 1;
-                    let wait = self.config.limits.backoff(*retries);
-                    self.not_before.insert(id, Instant::now() + wait);
+                let again = self.config.rerun_after_network_failure && e.recovery() == Recovery::Reconnect;
+                if let Some(attempt) = self.budgets.get(&id).filter(|_| again).and_then(RetryBudget::take) {
+                    self.not_before.insert(id, Instant::now() + attempt.wait);
                     let _ = q.bump_retries(id);
                     let _ = q.set_state(id, JobState::Queued, None);
-                    self.shared.events.send(Event::RetryScheduled { id, retry: *retries, in_ms: wait.as_millis() as u64, error: e.to_string() });
+                    let (retry, in_ms) = (attempt.number, attempt.wait.as_millis() as u64);
+                    self.shared.events.send(Event::RetryScheduled { id, retry, in_ms, error: e.to_string() });
                     return;
                 }
                 Outcome { state: JobState::Failed, report: None, error: Some(e) }
             }
         };
+        // The run ended for good: a later Retry (or resume) gets a fresh budget.
+        self.budgets.remove(&id);
         let message = outcome.error.as_ref().map(|e| e.to_string());
         if let Err(e) = q.set_state(id, outcome.state, message.as_deref()) {
             tracing::warn!("scheduler: {e}");

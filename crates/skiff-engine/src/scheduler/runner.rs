@@ -13,6 +13,7 @@ use futures::future::BoxFuture;
 use tokio::sync::mpsc;
 
 use super::limits::Grant;
+use crate::retry::RetryBudget;
 use crate::error::{Error, ErrorKind, Result};
 use crate::job::{Direction, JobId, JobRecord, JobSpec};
 use crate::ssh::{ConnectOptions, ConnectionCache};
@@ -32,6 +33,9 @@ pub struct JobContext {
     pub asker: Option<Asker>,
     /// The store, for per-file completion.
     pub queue: Arc<Queue>,
+    /// The job's tries after network failures, shared by its transfers' reconnects and the
+    /// scheduler's re-runs (so retries never nest).
+    pub retry: RetryBudget,
 }
 
 /// What a finished run did.
@@ -83,6 +87,7 @@ impl JobRunner for SftpJobRunner {
         topts.connections = topts.connections.min(ctx.grant.connections).max(1);
         topts.preserve_mtime = job.spec.preserve_mtime;
         topts.preserve_permissions = job.spec.preserve_permissions;
+        topts.retry_budget = Some(ctx.retry.clone());
         // Unfinished downloads keep their done ranges in the job's record between runs.
         topts.partials = Some(transfer::Partials(ctx.queue.partials_of(job.id)));
         let tree = TreeOptions {

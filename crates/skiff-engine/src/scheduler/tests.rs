@@ -13,6 +13,7 @@ use tokio::time::Instant;
 
 use super::*;
 use crate::job::{Direction, JobKind, OverwritePolicy};
+use crate::retry::RetryPolicy;
 use crate::transfer::{OverwriteChoice, OverwriteQuestion, Stamp};
 
 /// What the scripted runner does on one attempt of a job.
@@ -25,6 +26,9 @@ enum Step {
     /// Ask an overwrite question and report the choice as the job's `skipped` count
     /// (1 = skip, 0 = anything else).
     Ask,
+    /// Reconnect in place (as a transfer does) while the job's budget lasts, one second
+    /// per try, then fail with a network error.
+    ReconnectUntilSpent,
 }
 
 #[derive(Default)]
@@ -91,6 +95,12 @@ impl JobRunner for Scripted {
                 Step::Fail(d, kind) => {
                     tokio::time::sleep(d).await;
                     Err(Error::new(kind, "scripted", format!("attempt failed ({kind:?})")).host("h").path("p"))
+                }
+                Step::ReconnectUntilSpent => {
+                    while ctx.retry.take().is_some() {
+                        tokio::time::sleep(secs(1)).await;
+                    }
+                    Err(Error::network("scripted", "the connection dropped and every reconnect failed").host("h"))
                 }
                 Step::Ask => {
                     let asker = ctx.asker.expect("the scheduler gives an asker when it can ask");
@@ -241,7 +251,7 @@ async fn connections_are_granted_within_the_host_budget() {
 
 #[tokio::test(start_paused = true)]
 async fn network_failures_retry_with_doubling_backoff_then_succeed() {
-    let h = harness(config(Limits { first_backoff: secs(2), max_backoff: secs(60), ..Limits::default() }));
+    let h = harness(config(Limits { retry: RetryPolicy { attempts: 5, first_backoff: secs(2), max_backoff: secs(60) }, ..Limits::default() }));
     let mut events = h.sched.subscribe();
     let ids = h.add_held(&["a"]);
     h.script(ids[0], vec![Step::Fail(secs(1), ErrorKind::Network), Step::Fail(secs(1), ErrorKind::Network), Step::Work(secs(1))]);
@@ -262,7 +272,7 @@ async fn network_failures_retry_with_doubling_backoff_then_succeed() {
 
 #[tokio::test(start_paused = true)]
 async fn a_job_in_backoff_does_not_hold_up_the_next() {
-    let h = harness(config(Limits { max_jobs: 1, first_backoff: secs(30), ..Limits::default() }));
+    let h = harness(config(Limits { max_jobs: 1, retry: RetryPolicy { first_backoff: secs(30), max_backoff: secs(60), ..RetryPolicy::default() }, ..Limits::default() }));
     let ids = h.add_held(&["a", "a"]);
     h.script(ids[0], vec![Step::Fail(secs(1), ErrorKind::Network), Step::Work(secs(1))]);
     h.script(ids[1], vec![Step::Work(secs(5))]);
@@ -273,7 +283,7 @@ async fn a_job_in_backoff_does_not_hold_up_the_next() {
 
 #[tokio::test(start_paused = true)]
 async fn fatal_failures_are_not_retried_and_retries_run_out() {
-    let h = harness(config(Limits { max_retries: 2, first_backoff: secs(1), ..Limits::default() }));
+    let h = harness(config(Limits { retry: RetryPolicy { attempts: 2, first_backoff: secs(1), max_backoff: secs(60) }, ..Limits::default() }));
     let ids = h.add_held(&["a", "b"]);
     h.script(ids[0], vec![Step::Fail(secs(1), ErrorKind::Auth)]);
     h.script(ids[1], vec![Step::Fail(secs(1), ErrorKind::Network)]);
@@ -419,7 +429,7 @@ async fn jobs_get_the_global_and_their_own_speed_limit() {
 
 #[tokio::test(start_paused = true)]
 async fn a_job_in_backoff_keeps_the_scheduler_busy() {
-    let h = harness(config(Limits { first_backoff: secs(10), ..Limits::default() }));
+    let h = harness(config(Limits { retry: RetryPolicy { first_backoff: secs(10), ..RetryPolicy::default() }, ..Limits::default() }));
     let ids = h.add_held(&["a"]);
     h.script(ids[0], vec![Step::Fail(secs(1), ErrorKind::Network), Step::Work(secs(1))]);
     h.sched.resume_all().unwrap();
@@ -465,4 +475,38 @@ async fn no_progress_follows_the_event_that_says_a_job_stopped() {
     }
     assert!(mentioned.len() >= 10, "progress was shown for most jobs: {mentioned:?}");
     assert!(ids.iter().all(|id| matches!(h.state(*id), JobState::Done | JobState::Failed)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_never_nest_the_transfer_and_the_scheduler_share_one_budget() {
+    let h = harness(config(Limits { retry: RetryPolicy { attempts: 4, first_backoff: secs(1), max_backoff: secs(1) }, ..Limits::default() }));
+    let ids = h.add_held(&["a", "b"]);
+    // Job a's transfer spends the whole budget reconnecting: the scheduler does not run it
+    // again. Job b fails at connect twice (no reconnects of its own), then works: two
+    // re-runs from its own budget.
+    h.script(ids[0], vec![Step::ReconnectUntilSpent]);
+    h.script(ids[1], vec![Step::Fail(secs(1), ErrorKind::Network), Step::Fail(secs(1), ErrorKind::Network), Step::Work(secs(1))]);
+    h.sched.resume_all().unwrap();
+    h.sched.idle().await;
+    let starts = h.starts();
+    assert_eq!(starts.iter().filter(|s| s.0 == ids[0]).count(), 1, "{starts:?}");
+    assert_eq!(h.state(ids[0]), JobState::Failed);
+    assert_eq!(starts.iter().filter(|s| s.0 == ids[1]).count(), 3, "{starts:?}");
+    assert_eq!(h.state(ids[1]), JobState::Done);
+    // A person's Retry gives the job all its tries again (one run, four reconnects).
+    h.script(ids[0], vec![Step::Work(secs(1))]);
+    h.sched.retry(ids[0]).unwrap();
+    h.sched.idle().await;
+    assert_eq!(h.state(ids[0]), JobState::Done);
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_reruns_a_network_failure_fails_the_job_at_once() {
+    let h = harness(Config { rerun_after_network_failure: false, ..Config::default() });
+    let ids = h.add_held(&["a"]);
+    h.script(ids[0], vec![Step::Fail(secs(1), ErrorKind::Network), Step::Work(secs(1))]);
+    h.sched.resume_all().unwrap();
+    h.sched.idle().await;
+    assert_eq!(h.starts().len(), 1);
+    assert_eq!(h.state(ids[0]), JobState::Failed);
 }

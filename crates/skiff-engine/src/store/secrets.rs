@@ -105,7 +105,7 @@ fn failure(what: &str, owner: &Account, kind: SecretKind, e: &keyring::Error) ->
         _ => "is a Secret Service (gnome-keyring, KWallet) running and unlocked?",
     };
     Error::new(
-        ErrorKind::LocalIo,
+        ErrorKind::Keyring,
         "keyring",
         format!("cannot {what} the {} of {owner} in the OS keyring: {e}", kind.as_str()),
     )
@@ -136,8 +136,7 @@ mod tests {
     fn failures_never_show_the_secret_and_say_what_to_do() {
         let a = Account::new("alice", "h", 22);
         let e = failure("store", &a, SecretKind::Password, &keyring::Error::NoStorageAccess("locked".into()));
-        assert_eq!(e.kind, ErrorKind::LocalIo);
-        assert_eq!(e.op, "keyring");
+        assert_eq!(e.kind, ErrorKind::Keyring);
         let s = e.to_string();
         assert!(s.contains("alice@h:22") && s.contains("password") && s.contains("Secret Service"), "{s}");
     }

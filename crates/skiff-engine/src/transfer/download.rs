@@ -300,7 +300,8 @@ pub async fn download_file_with(
 
     let shared = Shared::new(remote_path, done, progress.clone(), size);
 
-    let mut attempt = 0u32;
+    let retries = topts.retries();
+    let mut reconnects = 0u32;
     let mut pool = Some(pool);
     loop {
         let result = match pool.take() {
@@ -318,14 +319,14 @@ pub async fn download_file_with(
         };
         match result {
             Ok(()) => break,
-            Err(e) if e.is_transient() && attempt < topts.retries => {
-                attempt += 1;
+            Err(e) if e.wants_reconnect() && let Some(attempt) = retries.take() => {
+                reconnects += 1;
                 progress.note_retry();
-                tracing::info!(attempt, error = %e, "download interrupted; reconnecting");
-                tokio::time::sleep(topts.backoff_for(attempt)).await;
+                tracing::info!(attempt = attempt.number, error = %e, "download interrupted; reconnecting");
+                tokio::time::sleep(attempt.wait).await;
                 match ChannelPool::open(opts, 1, 1, topts.budget_per_channel()).await {
                     Ok(p) => pool = Some(p),
-                    Err(e2) if e2.is_transient() => continue,
+                    Err(e2) if e2.wants_reconnect() => continue,
                     Err(e2) => return Err(with_ctx(e2)),
                 }
             }
@@ -350,7 +351,7 @@ pub async fn download_file_with(
         local_path: target,
         bytes: final_size,
         skipped: false,
-        retries: attempt,
+        retries: reconnects,
         resent_bytes: progress.resent(),
     })
 }

@@ -1,12 +1,11 @@
 //! [`TransferOptions`]: the knobs of one transfer (block size, requests in flight, channels,
-//! connections, segment size, retries) with defaults that are fast on loopback and on a
+//! connections, segment size, how it retries) with defaults that are fast on loopback and on a
 //! 100 ms link, and the speed limits it obeys. Pure data.
-
-use std::time::Duration;
 
 use skiff_sftp::FileAttrs;
 
 use super::throttle::Throttle;
+use crate::retry::{RetryBudget, RetryPolicy};
 
 #[derive(Debug, Clone)]
 pub struct TransferOptions {
@@ -22,11 +21,11 @@ pub struct TransferOptions {
     pub segment_size: u64,
     /// Files smaller than this use one channel only.
     pub multi_channel_threshold: u64,
-    /// Reconnect attempts after a transient failure.
-    pub retries: u32,
-    /// First backoff; doubles each attempt, capped at `max_backoff`.
-    pub backoff: Duration,
-    pub max_backoff: Duration,
+    /// How a transfer reconnects after the network broke, when it has no `retry_budget`.
+    pub retry: RetryPolicy,
+    /// The budget of the job this transfer runs for (the scheduler's), shared with the
+    /// job's re-runs so that retries never nest; `None`: each transfer gets `retry`'s own.
+    pub retry_budget: Option<RetryBudget>,
     /// Speed limits every READ and WRITE takes its bytes from (default: none).
     pub throttle: Throttle,
     /// Give the copy the source's modification time (default on).
@@ -48,9 +47,8 @@ impl Default for TransferOptions {
             connections: 2,
             segment_size: 8 * 1024 * 1024,
             multi_channel_threshold: 16 * 1024 * 1024,
-            retries: 8,
-            backoff: Duration::from_millis(250),
-            max_backoff: Duration::from_secs(8),
+            retry: RetryPolicy::default(),
+            retry_budget: None,
             throttle: Throttle::none(),
             preserve_mtime: true,
             preserve_permissions: true,
@@ -71,10 +69,9 @@ impl TransferOptions {
         FileAttrs { permissions: self.preserve_permissions.then_some(mode), ..FileAttrs::default() }
     }
 
-    /// Backoff before retry number `attempt` (1-based).
-    pub fn backoff_for(&self, attempt: u32) -> Duration {
-        let factor = 1u32 << attempt.saturating_sub(1).min(16);
-        self.backoff.saturating_mul(factor).min(self.max_backoff)
+    /// The tries a transfer may take: the job's shared budget, or a fresh one of `retry`.
+    pub fn retries(&self) -> RetryBudget {
+        self.retry_budget.clone().unwrap_or_else(|| self.retry.budget())
     }
 }
 
@@ -83,11 +80,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_doubles_and_caps() {
-        let o = TransferOptions::default();
-        assert_eq!(o.backoff_for(1), Duration::from_millis(250));
-        assert_eq!(o.backoff_for(2), Duration::from_millis(500));
-        assert_eq!(o.backoff_for(4), Duration::from_secs(2));
-        assert_eq!(o.backoff_for(30), Duration::from_secs(8));
+    fn a_given_budget_is_shared_and_without_one_each_transfer_has_its_own() {
+        let own = TransferOptions { retry: RetryPolicy::attempts(1), ..TransferOptions::default() };
+        assert!(own.retries().take().is_some());
+        assert!(own.retries().take().is_some(), "a fresh budget per transfer");
+        let job = RetryPolicy::attempts(1).budget();
+        let shared = TransferOptions { retry_budget: Some(job.clone()), ..TransferOptions::default() };
+        assert!(shared.retries().take().is_some());
+        assert!(shared.retries().take().is_none(), "the job's one budget is spent");
+        assert_eq!(job.used(), 1);
     }
 }

@@ -3,8 +3,9 @@
 //!
 //! A task takes a session with [`SharedPool::session`], which also tells it the pool's
 //! generation. When the task sees a transient error it calls [`SharedPool::recover`] with
-//! that generation: the first caller reconnects (with backoff), later callers for the same
-//! generation just wait for it and carry on with the new pool.
+//! that generation: the first caller reconnects (with backoff, taking tries from the job's
+//! one [`RetryBudget`]), later callers for the same generation just wait for it and carry on
+//! with the new pool.
 
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
@@ -12,6 +13,7 @@ use std::sync::{Arc, RwLock};
 use super::options::TransferOptions;
 use super::pool::ChannelPool;
 use crate::error::{Error, Result};
+use crate::retry::RetryBudget;
 use crate::sftp::SftpSession;
 use crate::ssh::ConnectOptions;
 
@@ -24,7 +26,7 @@ pub struct SharedPool {
     recovering: tokio::sync::Mutex<()>,
     next: AtomicUsize,
     reconnects: AtomicU32,
-    t: TransferOptions,
+    retries: RetryBudget,
 }
 
 impl SharedPool {
@@ -39,7 +41,7 @@ impl SharedPool {
             recovering: tokio::sync::Mutex::new(()),
             next: AtomicUsize::new(0),
             reconnects: AtomicU32::new(0),
-            t: t.clone(),
+            retries: t.retries(),
         })
     }
 
@@ -66,12 +68,12 @@ impl SharedPool {
             return Ok(()); // someone else already rebuilt it
         }
         loop {
-            let attempt = self.reconnects.fetch_add(1, Ordering::Relaxed) + 1;
-            if attempt > self.t.retries {
+            let Some(attempt) = self.retries.take() else {
                 return Err(cause.clone());
-            }
-            tracing::info!(attempt, error = %cause, "connection lost; reconnecting");
-            tokio::time::sleep(self.t.backoff_for(attempt)).await;
+            };
+            self.reconnects.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(attempt = attempt.number, error = %cause, "connection lost; reconnecting");
+            tokio::time::sleep(attempt.wait).await;
             match ChannelPool::open(&self.opts, self.connections, self.channels, self.budget).await {
                 Ok(pool) => {
                     // The old pool is dropped once its last task lets go; its dead sessions
@@ -81,7 +83,7 @@ impl SharedPool {
                     cur.0 = failed + 1;
                     return Ok(());
                 }
-                Err(e) if e.is_transient() => continue,
+                Err(e) if e.wants_reconnect() => continue,
                 Err(e) => return Err(e),
             }
         }

@@ -45,7 +45,7 @@ use super::shared_pool::SharedPool;
 use super::upload::{finish_remote, forget_partial, take_up_upload, upload_on_session};
 use super::walk_local::{LocalWalk, WalkEntry, WalkedFile};
 use super::{join_remote, PART_SUFFIX};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Recovery, Result};
 use crate::sftp::{status_to_result, InFlightBudget, SftpSession};
 use crate::ssh::ConnectOptions;
 use crate::job::OverwritePolicy;
@@ -165,8 +165,9 @@ pub(super) enum Outcome {
     Fatal(Error),
 }
 
+/// Whether `e` stops the whole job rather than failing its entry ([`Recovery::StopJob`]).
 pub(super) fn is_fatal(e: &Error) -> bool {
-    matches!(e.kind, ErrorKind::DiskFull | ErrorKind::Cancelled)
+    e.recovery() == Recovery::StopJob
 }
 
 /// An error as the outcome of its file: fatal ones stop the job.
@@ -193,7 +194,7 @@ where
         let (generation, sess) = pool.session();
         match op(sess).await {
             Ok(v) => return Ok(v),
-            Err(e) if e.is_transient() => {
+            Err(e) if e.wants_reconnect() => {
                 if let Err(e) = pool.recover(generation, &e).await {
                     return Err(Outcome::Fatal(e));
                 }

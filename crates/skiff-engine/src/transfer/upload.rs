@@ -178,7 +178,8 @@ pub async fn upload_file_with(
         meta.permissions().mode() & 0o7777
     };
 
-    let mut attempt = 0u32;
+    let retries = topts.retries();
+    let mut reconnects = 0u32;
     let mut pool = Some(pool);
     loop {
         let result = match pool.take() {
@@ -205,15 +206,15 @@ pub async fn upload_file_with(
         };
         match result {
             Ok(()) => break,
-            Err(e) if e.is_transient() && attempt < topts.retries => {
-                attempt += 1;
+            Err(e) if e.wants_reconnect() && let Some(attempt) = retries.take() => {
+                reconnects += 1;
                 fresh = false;
                 progress.note_retry();
-                tracing::info!(attempt, error = %e, "upload interrupted; reconnecting");
-                tokio::time::sleep(topts.backoff_for(attempt)).await;
+                tracing::info!(attempt = attempt.number, error = %e, "upload interrupted; reconnecting");
+                tokio::time::sleep(attempt.wait).await;
                 match open_pool(opts, topts, size).await {
                     Ok(p) => pool = Some(p),
-                    Err(e2) if e2.is_transient() => continue,
+                    Err(e2) if e2.wants_reconnect() => continue,
                     Err(e2) => return Err(with_ctx(e2)),
                 }
             }
@@ -228,7 +229,7 @@ pub async fn upload_file_with(
     if let Some(p) = partials {
         forget_partial(p, &target).await;
     }
-    Ok(UploadReport { remote_path: target, bytes: size, skipped: false, retries: attempt, resent_bytes: progress.resent() })
+    Ok(UploadReport { remote_path: target, bytes: size, skipped: false, retries: reconnects, resent_bytes: progress.resent() })
 }
 
 /// The ranges the saved partial upload `rec` of `key` gives, which the plan found to be for
