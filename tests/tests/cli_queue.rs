@@ -78,7 +78,8 @@ fn pause_and_cancel_from_another_process_stop_the_running_copy() {
     assert!(paused_at.elapsed() < Duration::from_secs(3), "stopping took {:?}", paused_at.elapsed());
     assert_eq!(code, Some(130), "{err}");
     assert!(err.contains("job 1 was paused"), "{err}");
-    assert!(job_line(&cfg, &env, 1).contains("paused"));
+    let line = job_line(&cfg, &env, 1);
+    assert_eq!(line.split_whitespace().take(4).collect::<Vec<_>>()[1..], ["copy", "paused", "upload"], "{line}");
     let landed = manifest(&dest).unwrap().len();
     assert!(landed < 1500, "the job finished before the pause");
 

@@ -144,8 +144,9 @@ fn describe(r: &JobRecord) -> String {
         Direction::Download => (remote, local),
     };
     let mut line = format!(
-        "{:>5}  {:<9} {:<8} {:>3} {:>7}/{:<7} files {:>10} bytes  {from} -> {to}",
+        "{:>5}  {:<5} {:<9} {:<8} {:>3} {:>7}/{:<7} files {:>10} bytes  {from} -> {to}",
         r.id,
+        r.spec.kind.as_str(),
         r.state.as_str(),
         r.spec.direction.as_str(),
         r.priority,
@@ -192,7 +193,7 @@ pub async fn queue_cmd(action: crate::QueueAction, quiet: bool) -> Result<()> {
             if jobs.is_empty() {
                 println!("The queue is empty.");
             } else {
-                println!("{:>5}  {:<9} {:<8} {:>3} {:>15} files {:>10}", "id", "state", "way", "pri", "done/total", "bytes");
+                println!("{:>5}  {:<5} {:<9} {:<8} {:>3} {:>15} files {:>10}", "id", "kind", "state", "way", "pri", "done/total", "bytes");
             }
             for r in jobs {
                 println!("{}", describe(&r));

@@ -21,8 +21,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
-use skiff_engine::engine::{default_ssh_config, Address, Connector, Logins, Reach};
+use skiff_engine::engine::{default_ssh_config, Address, Connector, KeyringFirst, Logins, Reach};
 use skiff_engine::ssh::{ConnectOptions, Overrides, Prompter};
+use skiff_engine::store::secrets::Secrets;
 use skiff_engine::{Error, ErrorKind};
 
 /// The environment variables, for `--help`.
@@ -220,8 +221,13 @@ impl ConnArgs {
 pub struct TerminalLogins;
 
 impl Logins for TerminalLogins {
-    fn prompter(&self, _: &Reach, resolved: &ConnectOptions) -> Arc<dyn Prompter> {
-        Arc::new(prompt::TerminalPrompter::from_env(resolved.account()))
+    /// The terminal; for a saved host (a job the window queued), its keyring secrets first.
+    fn prompter(&self, reach: &Reach, resolved: &ConnectOptions) -> Arc<dyn Prompter> {
+        let terminal: Arc<dyn Prompter> = Arc::new(prompt::TerminalPrompter::from_env(resolved.account()));
+        match reach {
+            Reach::Profile(_) => Arc::new(KeyringFirst::new(terminal, Secrets::new())),
+            Reach::Address(_) => terminal,
+        }
     }
 }
 

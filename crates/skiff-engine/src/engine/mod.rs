@@ -10,9 +10,12 @@
 //! - [`reach`]: [`Reach`], [`Address`]; a stored job back to its way of connecting.
 //! - [`copy`]: [`Copy`], the one place a copy job's spec is made, and the "into this folder"
 //!   rule the window's panes and drag and drop use.
+//! - [`saved_secrets`]: [`KeyringFirst`], a saved host's keyring secrets offered before a
+//!   front end is asked (a job from a saved host resumes anywhere without typing).
 
 pub mod copy;
 pub mod reach;
+pub mod saved_secrets;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -30,6 +33,7 @@ use crate::transfer::{TransferOptions, TreeOptions};
 
 pub use copy::Copy;
 pub use reach::{default_ssh_config, Address, Reach};
+pub use saved_secrets::KeyringFirst;
 
 /// How a front end answers what a login asks (passwords, passphrases, unknown host keys).
 pub trait Logins: Send + Sync + 'static {

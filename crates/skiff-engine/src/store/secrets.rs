@@ -30,7 +30,8 @@ pub enum SecretKind {
 }
 
 impl SecretKind {
-    fn as_str(self) -> &'static str {
+    /// The name of this kind in keyring entries.
+    pub fn as_str(self) -> &'static str {
         match self {
             SecretKind::Password => "password",
             SecretKind::Passphrase => "passphrase",
