@@ -16,245 +16,35 @@
 
 #![allow(dead_code)]
 
+mod driver;
+mod env;
+mod helpers;
+mod report;
+mod shots;
+
+use driver::*;
+pub use env::{target_dir, AppEnv, Tools};
+pub use helpers::{read_to_string_lossy, row, tid};
+pub use report::Report;
+pub use shots::Shots;
+
 use std::future::Future;
-use std::io::Read;
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::net::TcpStream;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use fantoccini::actions::{
     InputSource, KeyAction, KeyActions, MouseActions, PointerAction, MOUSE_BUTTON_LEFT,
 };
 use fantoccini::elements::Element;
 use fantoccini::key::Key;
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 
 /// How long a UI element may take to appear before a step fails.
 pub const UI_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// Where the tools are ([`Tools::find`] fails the test when one is missing).
-pub struct Tools {
-    pub app: PathBuf,
-    pub tauri_driver: PathBuf,
-    pub native_driver: PathBuf,
-    pub display: String,
-}
-
-fn which(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
-/// The cargo target directory this test runs from.
-pub fn target_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("CARGO_TARGET_DIR") {
-        return PathBuf::from(d);
-    }
-    // target/<profile>/deps/<test-binary>
-    let exe = std::env::current_exe().expect("current_exe");
-    exe.parent()
-        .and_then(Path::parent)
-        .and_then(Path::parent)
-        .expect("target dir")
-        .to_path_buf()
-}
-
-impl Tools {
-    /// Find the app binary, tauri-driver, WebKitWebDriver and a display. When one is missing
-    /// the test fails, naming what to install or build.
-    pub fn find() -> Tools {
-        let mut missing = Vec::new();
-        let app = match std::env::var_os("SKIFF_APP") {
-            Some(p) => PathBuf::from(p),
-            None => {
-                let exe = std::env::current_exe().expect("current_exe");
-                let profile_dir = exe
-                    .parent()
-                    .and_then(Path::parent)
-                    .expect("profile dir")
-                    .to_path_buf();
-                [
-                    target_dir().join("release/skiff-app"),
-                    profile_dir.join("skiff-app"),
-                ]
-                .into_iter()
-                .find(|p| p.is_file())
-                .unwrap_or_else(|| target_dir().join("release/skiff-app"))
-            }
-        };
-        if !app.is_file() {
-            missing.push(format!(
-                "the app binary {} (build it: cargo build --release -p skiff-app, or set SKIFF_APP)",
-                app.display()
-            ));
-        }
-        let home_bin =
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin/tauri-driver"));
-        let tauri_driver = which("tauri-driver").or_else(|| home_bin.filter(|p| p.is_file()));
-        if tauri_driver.is_none() {
-            missing.push("tauri-driver (cargo install tauri-driver --locked)".into());
-        }
-        let native_driver = which("WebKitWebDriver");
-        if native_driver.is_none() {
-            missing.push("WebKitWebDriver (apt-get install webkit2gtk-driver)".into());
-        }
-        let display = std::env::var("DISPLAY").ok().filter(|d| !d.is_empty());
-        if display.is_none() {
-            missing.push(
-                "a display: $DISPLAY is unset (run under tests/gui-session.sh, or make test)"
-                    .into(),
-            );
-        }
-        if !missing.is_empty() {
-            let list = missing.join("\n  - ");
-            panic!(
-                "the GUI end-to-end test cannot run; missing:\n  - {list}\n`make test` installs and builds all of it"
-            );
-        }
-        Tools {
-            app,
-            tauri_driver: tauri_driver.unwrap(),
-            native_driver: native_driver.unwrap(),
-            display: display.unwrap(),
-        }
-    }
-}
-
-/// The app's private world.
-pub struct AppEnv {
-    pub dir: tempfile::TempDir,
-    pub home: PathBuf,
-    pub config_dir: PathBuf,
-    pub queue_db: PathBuf,
-    pub ssh_config: PathBuf,
-}
-
-impl AppEnv {
-    pub fn new() -> Result<AppEnv> {
-        let dir = tempfile::Builder::new()
-            .prefix("skiff-gui-e2e-")
-            .tempdir()?;
-        let home = dir.path().join("home");
-        let config_dir = dir.path().join("config");
-        let queue_db = dir.path().join("queue/skiff-queue.sqlite3");
-        let ssh_config = dir.path().join("ssh_config");
-        std::fs::create_dir_all(&home)?;
-        std::fs::create_dir_all(queue_db.parent().unwrap())?;
-        // The app's own ssh_config: nothing in it (the host is added through the window).
-        std::fs::write(
-            &ssh_config,
-            "# Skiff GUI end-to-end test: intentionally empty\n",
-        )?;
-        Ok(AppEnv {
-            dir,
-            home,
-            config_dir,
-            queue_db,
-            ssh_config,
-        })
-    }
-
-    /// `HOME/.ssh/known_hosts`, where "trust and save" writes.
-    pub fn known_hosts(&self) -> PathBuf {
-        self.home.join(".ssh/known_hosts")
-    }
-}
-
-/// Screenshots, numbered in the order taken.
-pub struct Shots {
-    pub dir: PathBuf,
-    n: AtomicUsize,
-    root_shots: bool,
-    display: String,
-    taken: std::sync::Mutex<Vec<PathBuf>>,
-}
-
-impl Shots {
-    pub fn new(display: &str) -> Result<Shots> {
-        let dir = target_dir().join("e2e-screenshots");
-        std::fs::create_dir_all(&dir)?;
-        for e in std::fs::read_dir(&dir)? {
-            let p = e?.path();
-            if p.extension().is_some_and(|x| x == "png") {
-                std::fs::remove_file(p)?;
-            }
-        }
-        let root_shots = std::env::var("SKIFF_XVFB").as_deref() == Ok("1");
-        Ok(Shots {
-            dir,
-            n: AtomicUsize::new(0),
-            root_shots,
-            display: display.to_string(),
-            taken: Default::default(),
-        })
-    }
-
-    /// The paths of the window screenshots taken so far.
-    pub fn taken(&self) -> Vec<PathBuf> {
-        self.taken.lock().unwrap().clone()
-    }
-
-    /// Copy the window screenshots into `docs/screenshots/` (when SKIFF_UPDATE_SCREENSHOTS=1).
-    pub fn publish_if_asked(&self) -> Result<()> {
-        if std::env::var("SKIFF_UPDATE_SCREENSHOTS").as_deref() != Ok("1") {
-            return Ok(());
-        }
-        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
-        std::fs::create_dir_all(&docs)?;
-        // "NN-step.png" -> "step": numbers shift when steps come and go, names do not.
-        let step_of = |p: &Path| -> Option<String> {
-            let stem = p.file_stem()?.to_str()?;
-            let (n, step) = stem.split_once('-')?;
-            n.chars()
-                .all(|c| c.is_ascii_digit())
-                .then(|| step.to_string())
-        };
-        let fresh: Vec<PathBuf> = self
-            .taken()
-            .into_iter()
-            .filter(|p| !p.to_string_lossy().contains("-FAILED"))
-            .collect();
-        let existing: Vec<PathBuf> = std::fs::read_dir(&docs)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "png"))
-            .collect();
-        if existing.is_empty() {
-            // First time: every window screenshot of a passed step.
-            for p in &fresh {
-                std::fs::copy(p, docs.join(p.file_name().unwrap()))?;
-            }
-            eprintln!("copied {} screenshots into {}", fresh.len(), docs.display());
-            return Ok(());
-        }
-        // Afterwards: refresh the chosen ones in place (the README links to their names).
-        let mut updated = 0;
-        for old in &existing {
-            let Some(step) = step_of(old) else { continue };
-            match fresh.iter().find(|p| step_of(p).as_deref() == Some(step.as_str())) {
-                Some(new) => {
-                    std::fs::copy(new, old)?;
-                    updated += 1;
-                }
-                None => eprintln!(
-                    "WARNING: no fresh screenshot for {} (step {step:?} failed or is gone); left as it was",
-                    old.display()
-                ),
-            }
-        }
-        eprintln!(
-            "refreshed {updated} of {} screenshots in {} (all of this run's are in {})",
-            existing.len(),
-            docs.display(),
-            self.dir.display()
-        );
-        Ok(())
-    }
-}
 
 /// One running app, driven over WebDriver.
 pub struct Gui {
@@ -264,10 +54,6 @@ pub struct Gui {
     driver_log: PathBuf,
     port: u16,
     app: PathBuf,
-}
-
-fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 impl Gui {
@@ -782,168 +568,9 @@ impl Gui {
     }
 }
 
-/// `[data-testid="id"]`.
-pub fn tid(id: &str) -> String {
-    format!("[data-testid=\"{id}\"]")
-}
-
-/// A row named `name` in a pane (`pane-local` / `pane-remote`).
-pub fn row(pane: &str, name: &str) -> String {
-    format!(
-        "[data-testid=\"{pane}\"] [data-testid=\"row\"][data-name=\"{}\"]",
-        css_escape(name)
-    )
-}
-
-pub fn css_escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"")
-}
-
-async fn new_session(port: u16, app: &Path) -> Result<Client> {
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "tauri:options".into(),
-        serde_json::json!({ "application": app }),
-    );
-    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    let client = tokio::time::timeout(
-        Duration::from_secs(60),
-        ClientBuilder::new(connector)
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{port}")),
-    )
-    .await
-    .map_err(|_| anyhow!("creating the WebDriver session (starting the app) took over 60 s"))?
-    .context("creating the WebDriver session (starting the app)")?;
-    Ok(client)
-}
-
-struct DriverGuard(Option<Child>);
-
-impl Drop for DriverGuard {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
 impl Drop for Gui {
     fn drop(&mut self) {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
-    }
-}
-
-pub fn read_to_string_lossy(p: &Path) -> String {
-    let mut v = Vec::new();
-    if let Ok(mut f) = std::fs::File::open(p) {
-        let _ = f.read_to_end(&mut v);
-    }
-    String::from_utf8_lossy(&v).into_owned()
-}
-
-// -----------------------------------------------------------------------------------------
-// Steps and the report
-
-/// What happened to each step; the test fails at the end if any step failed.
-#[derive(Default)]
-pub struct Report {
-    pub lines: Vec<(String, Result<String, String>, Option<PathBuf>)>,
-}
-
-impl Report {
-    pub fn passed(&self, step: &str) -> bool {
-        self.lines.iter().any(|(s, r, _)| s == step && r.is_ok())
-    }
-
-    pub fn failures(&self) -> Vec<String> {
-        self.lines
-            .iter()
-            .filter_map(|(s, r, shot)| {
-                r.as_ref().err().map(|e| {
-                    format!(
-                        "step {s}: {e}{}",
-                        shot.as_ref()
-                            .map(|p| format!("\n    screenshot: {}", p.display()))
-                            .unwrap_or_default()
-                    )
-                })
-            })
-            .collect()
-    }
-
-    pub fn summary(&self) -> String {
-        let mut out = String::new();
-        for (s, r, shot) in &self.lines {
-            let shot = shot
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_else(|| "(no screenshot)".into());
-            match r {
-                Ok(note) => out.push_str(&format!("  ok    {s:<28} {note} [{shot}]\n")),
-                Err(e) => out.push_str(&format!(
-                    "  FAIL  {s:<28} {} [{shot}]\n",
-                    e.lines().next().unwrap_or("")
-                )),
-            }
-        }
-        out
-    }
-}
-
-impl Gui {
-    /// Record a step's outcome and take its screenshot.
-    pub async fn finish(
-        &self,
-        report: &mut Report,
-        step: &str,
-        started: Instant,
-        r: Result<String>,
-    ) {
-        let secs = started.elapsed().as_secs_f64();
-        let r = match r {
-            Ok(note) => {
-                eprintln!(
-                    "STEP {step}: ok ({secs:.1} s){}",
-                    if note.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" — {note}")
-                    }
-                );
-                Ok(note)
-            }
-            Err(e) => {
-                let banner = self.error_banner().await;
-                let mut msg = if banner.trim().is_empty() {
-                    format!("{e:#}")
-                } else {
-                    format!("{e:#} [error-banner: {}]", banner.trim())
-                };
-                let page: String = self.page_text().await.chars().take(400).collect();
-                msg.push_str(&format!("\n    page text: {:?}", page));
-                eprintln!("STEP {step}: FAILED ({secs:.1} s): {msg}");
-                Err(msg)
-            }
-        };
-        let name = if r.is_ok() {
-            step.to_string()
-        } else {
-            format!("{step}-FAILED")
-        };
-        let shot = self.shot(&name).await;
-        report.lines.push((step.to_string(), r, shot));
-    }
-
-    /// Record a step that did not run because an earlier one failed.
-    pub fn skip(&self, report: &mut Report, step: &str, because: &str) {
-        eprintln!("STEP {step}: not run (needs {because})");
-        report.lines.push((
-            step.to_string(),
-            Err(format!("not run: needs step `{because}`, which failed")),
-            None,
-        ));
     }
 }
