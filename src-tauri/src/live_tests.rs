@@ -1,5 +1,6 @@
 //! The adapters end to end against a real server: the engine's sandbox (the system's own
-//! sshd on 127.0.0.1). Logging in with a saved profile, listing in chunks over a channel,
+//! sshd on 127.0.0.1). The engine's sessions logging in with the window's logins and a
+//! saved profile, listing in chunks over a channel,
 //! reconnecting once when the session dropped, and a queued job finding its saved host again
 //! through the runner; the watcher reconnecting a connection that dropped while idle, giving
 //! up with what to do, and stopping when the session is closed. Skipped (with a note) where
@@ -9,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use skiff_engine::sandbox::Sandbox;
-use skiff_engine::engine::{Copy, Reach};
+use skiff_engine::engine::{default_ssh_config, Connector, Copy, Reach, Session, Sessions};
 use skiff_engine::job::{Direction, JobState};
 use skiff_engine::store::profiles::Profiles;
 use skiff_engine::store::secrets::Secrets;
@@ -18,8 +19,8 @@ use tauri::ipc::{Channel, InvokeResponseBody};
 
 use crate::events::{forward, EventHub, UiSink};
 use crate::ipc::{ConnectionState, ListingChunk, Settings, UiEvent};
-use crate::prompter::{KnownSecrets, Mode, PromptBroker, PromptContext};
-use crate::sessions::{log_in, Session, Sessions};
+use crate::prompter::{KnownSecrets, PromptBroker, PromptContext};
+use crate::sessions::{forward_events, WindowLogins};
 
 #[derive(Clone, Default)]
 struct Events(Arc<Mutex<Vec<UiEvent>>>);
@@ -29,6 +30,15 @@ impl UiSink for Events {
         self.0.lock().unwrap().push(event);
         true
     }
+}
+
+/// The engine's session table with the window's logins through `ctx`, its state changes
+/// told to `ctx`'s hub (as in the app).
+fn window_sessions(ctx: &PromptContext) -> Sessions {
+    let logins = Arc::new(WindowLogins { prompts: ctx.clone() });
+    let sessions = Sessions::new(Arc::new(Connector::new(None, default_ssh_config(), logins)));
+    forward_events(ctx.hub.clone(), &sessions);
+    sessions
 }
 
 /// The sandbox runs the system's OpenSSH sshd: without it these tests fail, saying so.
@@ -75,21 +85,12 @@ async fn log_in_list_reconnect_and_run_a_job_against_the_sandbox() {
 
     // Log in with the saved profile (its own key and known_hosts: no question asked).
     let reach = Reach::Profile(profile.clone());
-    let (conn, sftp, label) = log_in(&ctx, &reach, Mode::Connect).await.expect("login");
-    assert!(label.contains("127.0.0.1"), "{label}");
+    let sessions = window_sessions(&ctx);
+    let session = sessions.connect(&reach).await.expect("login");
+    assert!(session.label().contains("127.0.0.1"), "{}", session.label());
     let root = sandbox.remote_root.clone();
-    let sessions = Sessions::default();
-    let id = sessions.reserve_id();
-    let info = sessions.insert(
-        &ctx,
-        id.clone(),
-        conn,
-        sftp,
-        reach.clone(),
-        label,
-        root.clone(),
-    );
-    let session = sessions.get(&info.session_id).unwrap();
+    let id = session.id().to_string();
+    assert!(sessions.get(&id).is_some());
 
     // A listing arrives in chunks, each naming the resolved folder, then a last "done" one.
     let list = |channel: Channel<ListingChunk>| {
@@ -97,11 +98,9 @@ async fn log_in_list_reconnect_and_run_a_job_against_the_sandbox() {
         let s2 = sent.clone();
         let root = root.clone();
         let session = session.clone();
-        let ctx = ctx.clone();
         async move {
             session
                 .with_sftp(
-                    &ctx,
                     |sftp| {
                         crate::commands::browse::list_remote(
                             sftp,
@@ -126,7 +125,8 @@ async fn log_in_list_reconnect_and_run_a_job_against_the_sandbox() {
         .collect();
     assert!(names.contains(&"README.txt".to_string()), "{names:?}");
 
-    // The session drops: the next request reconnects once, and the window is told.
+    // The session drops: the next request reconnects once, and the window is told (after
+    // the first login's Connecting and Connected).
     session.current_sftp().await.close();
     let (channel, got) = chunk_collector();
     list(channel).await.expect("listing after a reconnect");
@@ -146,7 +146,12 @@ async fn log_in_list_reconnect_and_run_a_job_against_the_sandbox() {
         .collect();
     assert_eq!(
         states,
-        [ConnectionState::Reconnecting, ConnectionState::Connected]
+        [
+            ConnectionState::Connecting,
+            ConnectionState::Connected,
+            ConnectionState::Reconnecting,
+            ConnectionState::Connected
+        ]
     );
 
     // A queued download finds the saved host from its spec (host, port, user) and runs.
@@ -251,10 +256,12 @@ async fn host_keys_unknown_are_asked_and_changed_ones_refused() {
             ..Default::default()
         }
     });
-    let (conn, _sftp, _) = log_in(&ctx, &reach, Mode::Connect)
+    let sessions = window_sessions(&ctx);
+    let session = sessions
+        .connect(&reach)
         .await
         .expect("login after trusting the key");
-    conn.disconnect().await;
+    assert!(sessions.close(session.id()).await);
     let asked = events
         .0
         .lock()
@@ -278,7 +285,8 @@ async fn host_keys_unknown_are_asked_and_changed_ones_refused() {
     )
     .unwrap();
     events.0.lock().unwrap().clear();
-    let e = log_in(&ctx, &reach, Mode::Connect)
+    let e = sessions
+        .connect(&reach)
         .await
         .err()
         .expect("a changed key is refused");
@@ -386,26 +394,12 @@ fn cut_connections(sandbox: &Sandbox) -> usize {
     pids.len()
 }
 
-/// Log in to the sandbox with its saved profile and add the session to the table.
-async fn sandbox_session(
-    ctx: &PromptContext,
-    sessions: &Sessions,
-    reach: &Reach,
-    root: &str,
-) -> Arc<Session> {
-    let (conn, sftp, label) = log_in(ctx, reach, Mode::Connect).await.expect("login");
-    let id = sessions.reserve_id();
-    let info = sessions.insert(ctx, id, conn, sftp, reach.clone(), label, root.to_string());
-    sessions.get(&info.session_id).unwrap()
-}
-
 /// List `root` through the session, as a pane would; the names found.
-async fn list_names(session: &Session, ctx: &PromptContext, root: &str) -> Vec<String> {
+async fn list_names(session: &Session, root: &str) -> Vec<String> {
     let (channel, got) = chunk_collector();
     let sent = Arc::new(std::sync::atomic::AtomicBool::new(false));
     session
         .with_sftp(
-            ctx,
             |sftp| {
                 crate::commands::browse::list_remote(
                     sftp,
@@ -434,17 +428,20 @@ async fn a_connection_dropped_while_idle_reconnects_in_the_background() {
     let reach = Reach::Profile(profiles.save(sandbox.profile()).unwrap());
     let root = sandbox.remote_root.clone();
     let (ctx, events) = recording_context();
-    let sessions = Sessions::default();
-    let session = sandbox_session(&ctx, &sessions, &reach, &root).await;
-    let id = session.info.session_id.clone();
+    let sessions = window_sessions(&ctx);
+    let session = sessions.connect(&reach).await.expect("login");
+    let id = session.id().to_string();
+    assert_eq!(session.start_path(), root);
     let before = session.current_sftp().await;
+    let connected = [ConnectionState::Connecting, ConnectionState::Connected];
+    assert_eq!(wait_for_states(&events, &id, 2, 5).await, connected);
 
     // The connection drops while nobody uses it: without any request, the window hears
     // Reconnecting, then Connected, within a few seconds.
     assert!(cut_connections(&sandbox) > 0, "no sshd child to kill");
-    let states = wait_for_states(&events, &id, 2, 10).await;
+    let states = wait_for_states(&events, &id, 4, 10).await;
     assert_eq!(
-        states,
+        states[2..],
         [ConnectionState::Reconnecting, ConnectionState::Connected],
         "{:?}",
         states_of(&events, &id)
@@ -452,22 +449,20 @@ async fn a_connection_dropped_while_idle_reconnects_in_the_background() {
     // A listing afterwards works, on the new connection, without another reconnect.
     assert!(before.is_dead());
     assert!(!session.current_sftp().await.is_dead());
-    let names = list_names(&session, &ctx, &root).await;
+    let names = list_names(&session, &root).await;
     assert!(names.contains(&"README.txt".to_string()), "{names:?}");
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(states_of(&events, &id).len(), 2);
+    assert_eq!(states_of(&events, &id).len(), 4);
 
-    // Closed by the person: the watcher stops, and a drop afterwards is not reconnected.
-    sessions.remove(&id).unwrap().close().await;
-    assert!(session.ended());
+    // Closed by the person: Disconnected without an error, the watcher stops, and a drop
+    // afterwards is not reconnected.
+    assert!(sessions.close(&id).await);
+    assert!(session.is_ended() && sessions.get(&id).is_none());
     cut_connections(&sandbox);
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert_eq!(
-        states_of(&events, &id).len(),
-        2,
-        "{:?}",
-        states_of(&events, &id)
-    );
+    let told = states_of(&events, &id);
+    assert_eq!(told.len(), 5, "{told:?}");
+    assert!(matches!(told[4], (ConnectionState::Disconnected, None)), "{told:?}");
     sandbox.stop();
 }
 
@@ -478,11 +473,10 @@ async fn reconnecting_gives_up_with_what_to_do_and_closing_abandons_it() {
     let mut sandbox = Sandbox::start(&tmp.path().join("sandbox")).expect("sandbox starts");
     let profiles = Profiles::open(&tmp.path().join("cfg")).unwrap();
     let reach = Reach::Profile(profiles.save(sandbox.profile()).unwrap());
-    let root = sandbox.remote_root.clone();
     let (ctx, events) = recording_context();
-    let sessions = Sessions::default();
-    let closed = sandbox_session(&ctx, &sessions, &reach, &root).await;
-    let kept = sandbox_session(&ctx, &sessions, &reach, &root).await;
+    let sessions = window_sessions(&ctx);
+    let closed = sessions.connect(&reach).await.expect("login");
+    let kept = sessions.connect(&reach).await.expect("login");
 
     // The server goes away for good: both sessions start reconnecting, and every try is
     // refused.
@@ -491,18 +485,21 @@ async fn reconnecting_gives_up_with_what_to_do_and_closing_abandons_it() {
     sandbox.stop();
     kill_all(&pids);
     for s in [&closed, &kept] {
-        let states = wait_for_states(&events, &s.info.session_id, 1, 5).await;
-        assert_eq!(states, [ConnectionState::Reconnecting]);
+        let states = wait_for_states(&events, s.id(), 3, 5).await;
+        assert_eq!(
+            states,
+            [
+                ConnectionState::Connecting,
+                ConnectionState::Connected,
+                ConnectionState::Reconnecting
+            ]
+        );
     }
 
     // One is closed while it waits to try again: that ends at once, and nothing more is told.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let started = std::time::Instant::now();
-    sessions
-        .remove(&closed.info.session_id)
-        .unwrap()
-        .close()
-        .await;
+    assert!(sessions.close(closed.id()).await);
     assert!(
         started.elapsed() < Duration::from_secs(1),
         "{:?}",
@@ -510,32 +507,32 @@ async fn reconnecting_gives_up_with_what_to_do_and_closing_abandons_it() {
     );
 
     // The other gives up after its tries: Disconnected, naming the host and what to do.
-    let states = wait_for_states(&events, &kept.info.session_id, 2, 40).await;
+    let states = wait_for_states(&events, kept.id(), 4, 40).await;
     assert_eq!(
-        states,
+        states[2..],
         [ConnectionState::Reconnecting, ConnectionState::Disconnected]
     );
-    let (_, error) = states_of(&events, &kept.info.session_id).pop().unwrap();
+    let (_, error) = states_of(&events, kept.id()).pop().unwrap();
     let error = error.expect("an error with the Disconnected");
     assert_eq!(error.code, crate::ipc::ErrorCode::Network, "{}", error.message);
     assert!(
-        error.message.contains(&kept.info.label)
-            && error.message.contains("press Reconnect")
+        error.message.contains(kept.label())
+            && error.message.contains("then reconnect")
             && error.message.contains("tries"),
         "{}",
         error.message
     );
-    assert!(kept.ended());
+    assert!(kept.is_ended());
     // A request after that does not reconnect, and says what to do.
     let e = kept
-        .with_sftp(
-            &ctx,
-            |sftp| async move { sftp.realpath(".").await },
-            || true,
-        )
+        .with_sftp(|sftp| async move { sftp.realpath(".").await }, || true)
         .await
         .unwrap_err();
-    assert!(e.to_string().contains("press Reconnect"), "{e}");
-    assert_eq!(states_of(&events, &closed.info.session_id).len(), 1);
-    assert_eq!(states_of(&events, &kept.info.session_id).len(), 2);
+    let e = e.to_string();
+    assert!(e.contains(kept.label()) && e.contains("then reconnect"), "{e}");
+    // The closed one was told Disconnected (no error) when it was closed, and nothing since.
+    let closed_told = states_of(&events, closed.id());
+    assert_eq!(closed_told.len(), 4, "{closed_told:?}");
+    assert!(matches!(closed_told[3], (ConnectionState::Disconnected, None)), "{closed_told:?}");
+    assert_eq!(states_of(&events, kept.id()).len(), 4);
 }

@@ -1,18 +1,17 @@
 //! [`AppState`]: what the commands share, built once at startup: the event hub and its
 //! forwarding task, the prompts, saved hosts and keyring, settings (`settings.json` beside
 //! the saved hosts), the engine (the persisted queue and its scheduler, each job connecting
-//! through the saved host or address it was queued with), the live sessions, the local
-//! folder watcher and the sandbox.
+//! through the saved host or address it was queued with, and the browsing sessions, whose
+//! state changes it forwards to the window), the local folder watcher and the sandbox.
 //!
 //! Owns the startup order and the settings file; everything else it only holds.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use skiff_engine::engine::{default_ssh_config, EngineConfig, Logins, Reach, Tuning};
+use skiff_engine::engine::{default_ssh_config, EngineConfig, Tuning};
 use skiff_engine::sandbox::Sandbox;
 use skiff_engine::scheduler::{self, Scope};
-use skiff_engine::ssh::{ConnectOptions, Prompter};
 use skiff_engine::store::owner_only;
 use skiff_engine::store::profiles::Profiles;
 use skiff_engine::store::secrets::Secrets;
@@ -23,8 +22,8 @@ use skiff_engine::{Engine, Error, ErrorKind, Result};
 
 use crate::events::{self, EventHub};
 use crate::ipc::{QueueTrouble, Settings};
-use crate::prompter::{GuiPrompter, KnownSecrets, Mode, PromptBroker, PromptContext};
-use crate::sessions::{self, Sessions};
+use crate::prompter::{KnownSecrets, PromptBroker, PromptContext};
+use crate::sessions::{self, WindowLogins};
 
 /// The settings file, in the saved hosts' folder.
 pub const SETTINGS_FILE: &str = "settings.json";
@@ -35,7 +34,6 @@ pub struct AppState {
     pub settings: Arc<Mutex<Settings>>,
     pub settings_path: PathBuf,
     pub engine: Engine,
-    pub sessions: Sessions,
     pub watcher: Mutex<Option<LocalWatcher>>,
     pub sandbox: Arc<Mutex<Option<Sandbox>>>,
     /// One sandbox start or stop at a time.
@@ -78,6 +76,7 @@ impl AppState {
 
         let (queue, queue_trouble) = open_queue(&Queue::default_path())?;
         let (engine, _task) = start_engine(queue, profiles.clone(), prompts.clone(), settings.clone())?;
+        sessions::forward_events(hub.clone(), engine.sessions());
         events::pump_scheduler(hub, engine.scheduler().clone());
 
         Ok(AppState {
@@ -86,7 +85,6 @@ impl AppState {
             settings,
             settings_path,
             engine,
-            sessions: Sessions::default(),
             watcher: Mutex::new(None),
             sandbox: Arc::new(Mutex::new(None)),
             sandbox_op: tokio::sync::Mutex::new(()),
@@ -253,22 +251,6 @@ pub(crate) fn start_engine(
         },
         tuning,
     })
-}
-
-/// The window's logins: its prompt dialogs, with the secrets given during this run and
-/// the keyring's.
-struct WindowLogins {
-    prompts: PromptContext,
-}
-
-impl Logins for WindowLogins {
-    fn prompter(&self, reach: &Reach, resolved: &ConnectOptions) -> Arc<dyn Prompter> {
-        GuiPrompter::new(
-            self.prompts.clone(),
-            Mode::Reuse,
-            sessions::login_for(reach, resolved),
-        )
-    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //!
 //! # Layout
 //! - [`engine`]: [`Engine`], the one object a front end holds: saved hosts, the queue and its
-//!   scheduler, and how each job reaches its server ([`engine::Reach`]).
+//!   scheduler, the browsing sessions (connect, supervise, reconnect), and how each job and
+//!   session reaches its server ([`engine::Reach`]).
 //! - [`ssh`]: `~/.ssh/config`, known_hosts, authentication, connections (russh).
 //! - [`sftp`]: the async SFTP client: sessions (reader/writer tasks, request ids), the
 //!   in-flight budget, file-system operations, streaming READDIR.

@@ -17,7 +17,7 @@ use super::blocking;
 use crate::convert;
 use crate::errors::AppResult;
 use crate::ipc::{AppError, ListingChunk, Side, UiEvent};
-use crate::sessions::Session;
+use skiff_engine::engine::Session;
 use crate::state::{lock, AppState};
 
 /// Rows per chunk after the first (the engine makes the first at most 500).
@@ -48,17 +48,17 @@ fn local_path(path: &str) -> AppResult<PathBuf> {
 }
 
 fn session(state: &AppState, id: &str) -> AppResult<Arc<Session>> {
-    state.sessions.get(id)
+    state.engine.sessions().get(id).ok_or_else(|| AppError::no_session(id))
 }
 
 /// Run one remote operation on session `s`; it is tried again once on a fresh connection
 /// when it finds the old one dropped (these operations are safe to repeat).
-async fn on_server<T, F, Fut>(state: &AppState, s: &Session, op: F) -> AppResult<T>
+async fn on_server<T, F, Fut>(s: &Session, op: F) -> AppResult<T>
 where
     F: FnMut(SftpSession) -> Fut,
     Fut: Future<Output = skiff_engine::Result<T>>,
 {
-    Ok(s.with_sftp(&state.prompts, op, || true).await?)
+    Ok(s.with_sftp(op, || true).await?)
 }
 
 #[tauri::command]
@@ -99,11 +99,10 @@ pub async fn list_dir(
         }
         Side::Remote { session_id } => {
             let s = session(&state, &session_id)?;
-            let dir = path.unwrap_or_else(|| s.info.start_path.clone());
+            let dir = path.unwrap_or_else(|| s.start_path().to_string());
             let sent = Arc::new(AtomicBool::new(false));
             let resolved = s
                 .with_sftp(
-                    &state.prompts,
                     |sftp| list_remote(sftp, dir.clone(), on_chunk.clone(), sent.clone()),
                     || !sent.load(Ordering::Relaxed),
                 )
@@ -158,7 +157,7 @@ pub async fn make_dir(state: State<'_, AppState>, side: Side, path: String) -> A
             blocking("create folder", move || browse::local_mkdir(&p)).await
         }
         Side::Remote { session_id } => {
-            on_server(&state, &*session(&state, &session_id)?, |sftp| {
+            on_server(&*session(&state, &session_id)?, |sftp| {
                 let path = path.clone();
                 async move { browse::remote_mkdir(&sftp, &path).await }
             })
@@ -180,7 +179,7 @@ pub async fn rename_entry(
             blocking("rename", move || browse::local_rename(&f, &t)).await
         }
         Side::Remote { session_id } => {
-            on_server(&state, &*session(&state, &session_id)?, |sftp| {
+            on_server(&*session(&state, &session_id)?, |sftp| {
                 let (from, to) = (from.clone(), to.clone());
                 async move { browse::remote_rename(&sftp, &from, &to).await }
             })
@@ -221,7 +220,7 @@ pub async fn delete_entries(
         Side::Remote { session_id } => {
             let s = session(&state, &session_id)?;
             for path in &paths {
-                let r = on_server(&state, &s, |sftp| {
+                let r = on_server(&s, |sftp| {
                     let path = path.clone();
                     async move { browse::remote_remove(&sftp, &path).await }
                 })
@@ -263,7 +262,7 @@ pub async fn change_mode(
             blocking("change permissions", move || browse::local_chmod(&p, mode)).await
         }
         Side::Remote { session_id } => {
-            on_server(&state, &*session(&state, &session_id)?, |sftp| {
+            on_server(&*session(&state, &session_id)?, |sftp| {
                 let path = path.clone();
                 async move { browse::remote_chmod(&sftp, &path, mode).await }
             })

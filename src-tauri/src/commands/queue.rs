@@ -10,20 +10,24 @@ use super::blocking;
 use crate::convert;
 use crate::errors::AppResult;
 use crate::events;
-use crate::ipc::{Enqueue, JobAction, JobView, OverwriteReply, QueueAction};
+use crate::ipc::{AppError, Enqueue, JobAction, JobView, OverwriteReply, QueueAction};
 use crate::state::AppState;
 
 /// Queue one job per source into `dest_dir` (see [`into_folder`]); the overwrite policy is
 /// the one in the settings; times and permissions are kept.
 #[tauri::command]
 pub async fn enqueue(state: State<'_, AppState>, req: Enqueue) -> AppResult<Vec<i64>> {
-    let session = state.sessions.get(&req.session_id)?;
+    let session = state
+        .engine
+        .sessions()
+        .get(&req.session_id)
+        .ok_or_else(|| AppError::no_session(&req.session_id))?;
     let policy = convert::policy(state.settings().overwrite);
     let stat = |source: String| {
-        let (session, prompts) = (session.clone(), &state.prompts);
+        let session = session.clone();
         async move {
             session
-                .with_sftp(prompts, |sftp| {
+                .with_sftp(|sftp| {
                     let source = source.clone();
                     async move { sftp.stat(&source).await }
                 }, || true)
@@ -32,7 +36,7 @@ pub async fn enqueue(state: State<'_, AppState>, req: Enqueue) -> AppResult<Vec<
     };
     let direction = convert::engine_direction(req.direction);
     let copies = into_folder(direction, &req.sources, &req.dest_dir, policy, stat).await?;
-    let (engine, reach) = (state.engine.clone(), session.reach.clone());
+    let (engine, reach) = (state.engine.clone(), session.reach().clone());
     blocking("queue transfer", move || engine.enqueue(&reach, &copies)).await
 }
 

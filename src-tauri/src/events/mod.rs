@@ -22,6 +22,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
+use skiff_engine::engine::{SessionEvent, SessionState};
 use skiff_engine::job::JobRecord;
 use skiff_engine::scheduler::{Event, Scheduler};
 use skiff_engine::transfer::Snapshot;
@@ -29,7 +30,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
 use crate::convert;
-use crate::ipc::{JobProgress, JobState, JobView, UiEvent};
+use crate::ipc::{AppError, ConnectionState, JobProgress, JobState, JobView, UiEvent};
 
 /// Batched events are flushed at most this often.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
@@ -141,6 +142,21 @@ pub fn from_snapshot(s: &Snapshot) -> UiEvent {
         bytes_done: s.bytes_done,
         bytes_total: s.bytes_total,
         speed: s.speed,
+    }
+}
+
+/// A browsing session's state change as a window event.
+pub fn from_session(e: SessionEvent) -> UiEvent {
+    UiEvent::Connection {
+        session_id: e.id,
+        label: e.label,
+        state: match e.state {
+            SessionState::Connecting => ConnectionState::Connecting,
+            SessionState::Connected => ConnectionState::Connected,
+            SessionState::Reconnecting => ConnectionState::Reconnecting,
+            SessionState::Disconnected => ConnectionState::Disconnected,
+        },
+        error: e.error.map(AppError::from),
     }
 }
 

@@ -1,8 +1,9 @@
 //! [`Engine`]: the one object a front end holds. It owns the saved hosts, the persisted
-//! queue and the scheduler that runs it, and how every job reaches its server
+//! queue and the scheduler that runs it, the browsing sessions ([`sessions`]: connect,
+//! supervise, reconnect), and how every job and session reaches its server
 //! ([`reach`]: a saved host or an address with its overrides, resolved through ssh_config in
 //! one place). A front end brings only what it alone can do: answering a login's questions
-//! ([`Logins`]) and the transfer settings a person chose ([`Tuning`]). The window and the
+//! and keeping what logged in ([`Logins`]) and the transfer settings a person chose ([`Tuning`]). The window and the
 //! command line run jobs the same way, so a job queued by one resumes in the other with the
 //! same key, port and known_hosts.
 //!
@@ -12,10 +13,14 @@
 //!   rule the window's panes and drag and drop use.
 //! - [`saved_secrets`]: [`KeyringFirst`], a saved host's keyring secrets offered before a
 //!   front end is asked (a job from a saved host resumes anywhere without typing).
+//! - [`sessions`]: [`Sessions`], the browsing sessions by id: logging in, each session's
+//!   watcher and background reconnect with backoff, a request's one reconnect, closing; their
+//!   state changes as [`SessionEvent`]s.
 
 pub mod copy;
 pub mod reach;
 pub mod saved_secrets;
+pub mod sessions;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -34,12 +39,21 @@ use crate::transfer::{TransferOptions, TreeOptions};
 pub use copy::Copy;
 pub use reach::{default_ssh_config, Address, Reach};
 pub use saved_secrets::KeyringFirst;
+pub use sessions::{Attempt, Session, SessionEvent, SessionLogin, SessionState, Sessions};
 
 /// How a front end answers what a login asks (passwords, passphrases, unknown host keys).
 pub trait Logins: Send + Sync + 'static {
-    /// The prompter for a connection to `reach`, whose settings (and so whose account) are
-    /// `resolved`.
+    /// The prompter for a job's connection to `reach`, whose settings (and so whose account)
+    /// are `resolved`.
     fn prompter(&self, reach: &Reach, resolved: &ConnectOptions) -> Arc<dyn Prompter>;
+
+    /// The front end's part in a browsing session's login to `reach` (`resolved` as for
+    /// [`Logins::prompter`]): which login it is may change how stored secrets are offered,
+    /// and what logged in may be kept. By default, the job prompter and nothing kept.
+    fn session_login(&self, reach: &Reach, resolved: &ConnectOptions, attempt: Attempt) -> SessionLogin {
+        let _ = attempt;
+        SessionLogin::new(self.prompter(reach, resolved))
+    }
 }
 
 /// Nobody to ask: keys and agents only; an unknown host key is refused.
@@ -89,6 +103,13 @@ impl Connector {
         Ok(ConnectOptions { prompter, ..probe })
     }
 
+    /// Settings for a browsing session's login to `reach`, with the front end's part in it.
+    pub fn session_options(&self, reach: &Reach, attempt: Attempt) -> Result<(ConnectOptions, SessionLogin)> {
+        let probe = reach.resolve(self.ssh_config.as_deref(), Arc::new(NoPrompter))?;
+        let login = self.logins.session_login(reach, &probe, attempt);
+        Ok((ConnectOptions { prompter: login.prompter.clone(), ..probe }, login))
+    }
+
     /// How a stored job reaches its server (see [`Reach::of_job`]).
     pub fn reach_of(&self, spec: &JobSpec) -> Reach {
         match &self.profiles {
@@ -109,6 +130,7 @@ pub struct Engine {
     connector: Arc<Connector>,
     queue: Arc<Queue>,
     scheduler: Scheduler,
+    sessions: Sessions,
 }
 
 impl Engine {
@@ -119,11 +141,17 @@ impl Engine {
         let connector = Arc::new(Connector::new(config.profiles, config.ssh_config, config.logins));
         let runner = Arc::new(EngineRunner { connector: connector.clone(), tuning: config.tuning });
         let (scheduler, task) = Scheduler::start(config.queue.clone(), runner, config.scheduler)?;
-        Ok((Engine { connector, queue: config.queue, scheduler }, task))
+        let sessions = Sessions::new(connector.clone());
+        Ok((Engine { connector, queue: config.queue, scheduler, sessions }, task))
     }
 
     pub fn scheduler(&self) -> &Scheduler {
         &self.scheduler
+    }
+
+    /// The browsing sessions (see [`sessions`]).
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
     }
 
     pub fn queue(&self) -> &Arc<Queue> {
