@@ -5,11 +5,8 @@
 //! host resolved through ssh_config as a login resolves it): editing the address leaves the
 //! old secret with the old account, where it is offered to no other host.
 
-use std::path::PathBuf;
-use std::sync::Arc;
-
-use skiff_engine::ssh::{Account, NoPrompter};
-use skiff_engine::engine::{default_ssh_config, Reach};
+use skiff_engine::ssh::Account;
+use skiff_engine::engine::{import_ssh_config_path, Reach};
 use skiff_engine::store::profiles::{AuthKind, Profile};
 use skiff_engine::store::secrets::{SecretKind, Secrets};
 use tauri::State;
@@ -37,13 +34,9 @@ pub fn secret_kind_for_save(auth: &AuthKind) -> SecretKind {
     }
 }
 
-/// The account a saved host logs in to (its secrets' owner): resolved like a login is;
-/// the profile's own fields when it cannot be resolved (nothing is stored under those).
+/// The account a saved host logs in to (its secrets' owner), as the engine resolves it.
 pub fn profile_account(p: &Profile) -> Account {
-    match Reach::Profile(p.clone()).connect_options(Arc::new(NoPrompter)) {
-        Ok(o) => o.account(),
-        Err(_) => Account::new(p.user.clone(), p.host.clone(), p.port),
-    }
+    Reach::Profile(p.clone()).account()
 }
 
 /// Whether the keyring holds a secret for `p`.
@@ -150,22 +143,12 @@ pub async fn host_duplicate(state: State<'_, AppState>, id: String) -> AppResult
     .await
 }
 
-/// The ssh_config file imports read: `$SKIFF_SSH_CONFIG`, else `~/.ssh/config`.
-fn import_path() -> PathBuf {
-    default_ssh_config().unwrap_or_else(|| {
-        let home = std::env::var_os("HOME")
-            .or_else(|| std::env::var_os("USERPROFILE"))
-            .unwrap_or_default();
-        PathBuf::from(home).join(".ssh").join("config")
-    })
-}
-
 #[tauri::command]
 pub async fn hosts_import(state: State<'_, AppState>) -> AppResult<Vec<HostProfile>> {
     let profiles = state.profiles.clone();
     blocking("import ssh config", move || {
         Ok(profiles
-            .import_ssh_config(&import_path())?
+            .import_ssh_config(&import_ssh_config_path())?
             .iter()
             .map(|p| convert::host_profile(p, false))
             .collect())

@@ -37,7 +37,7 @@ use crate::store::Queue;
 use crate::transfer::{TransferOptions, TreeOptions};
 
 pub use copy::Copy;
-pub use reach::{default_ssh_config, Address, Reach};
+pub use reach::{default_ssh_config, import_ssh_config_path, Address, Reach};
 pub use saved_secrets::KeyringFirst;
 pub use sessions::{Attempt, Session, SessionEvent, SessionLogin, SessionState, Sessions};
 

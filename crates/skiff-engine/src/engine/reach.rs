@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::job::JobSpec;
-use crate::ssh::{ConnectOptions, Overrides, Prompter, SshConfig};
+use crate::ssh::{Account, ConnectOptions, Overrides, Prompter, SshConfig};
 use crate::store::profiles::{AuthKind, Profile, Profiles};
 
 /// An address as typed (`[user@]host[:port]`, the host maybe an ssh_config alias) with what
@@ -35,6 +35,15 @@ impl From<crate::address::Address> for Address {
 pub enum Reach {
     Profile(Profile),
     Address(Address),
+}
+
+/// The ssh_config file a person's hosts are imported from: [`default_ssh_config`], else
+/// `~/.ssh/config`.
+pub fn import_ssh_config_path() -> PathBuf {
+    default_ssh_config().unwrap_or_else(|| {
+        let home = std::env::var_os("HOME").or_else(|| std::env::var_os("USERPROFILE")).unwrap_or_default();
+        PathBuf::from(home).join(".ssh").join("config")
+    })
 }
 
 /// The ssh_config file addresses and saved hosts resolve through when no `-F` is given:
@@ -77,6 +86,18 @@ impl Reach {
     /// [`Reach::resolve`] through [`default_ssh_config`].
     pub fn connect_options(&self, prompter: Arc<dyn Prompter>) -> Result<ConnectOptions> {
         self.resolve(default_ssh_config().as_deref(), prompter)
+    }
+
+    /// The account this logs in to (whose secrets it uses), resolved like a login is; the
+    /// saved host's or address's own fields when ssh_config cannot be read.
+    pub fn account(&self) -> Account {
+        match self.connect_options(Arc::new(crate::ssh::NoPrompter)) {
+            Ok(o) => o.account(),
+            Err(_) => match self {
+                Reach::Profile(p) => Account::new(p.user.clone(), p.host.clone(), p.port),
+                Reach::Address(a) => Account::new(a.user.clone().unwrap_or_default(), a.host.clone(), a.port.unwrap_or(22)),
+            },
+        }
     }
 
     /// The saved host's id, when this is one.
@@ -263,6 +284,18 @@ mod tests {
         assert_eq!((o.host.port, o.host.user.as_str()), (2222, "u"));
         assert_eq!(o.host.identity_files, vec![PathBuf::from("/k")]);
         assert!(o.accept_new);
+    }
+
+    #[test]
+    fn the_account_is_the_resolved_login_or_the_fields_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("config");
+        std::fs::write(&cfg, "Host alias\n  HostName real.example\n  User carol\n  Port 2022\n").unwrap();
+        let a = Address { host: "alias".into(), ssh_config: Some(cfg), ..Address::default() };
+        assert_eq!(Reach::Address(a).account(), Account::new("carol", "real.example", 2022));
+        // ssh_config that cannot be read: the address's own fields.
+        let broken = Address { host: "h".into(), user: Some("u".into()), port: Some(2), ssh_config: Some(dir.path().join("missing")), ..Address::default() };
+        assert_eq!(Reach::Address(broken).account(), Account::new("u", "h", 2));
     }
 
     #[test]
