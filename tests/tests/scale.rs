@@ -172,7 +172,7 @@ fn hundred_thousand_files_each_way_stay_under_300_mib() {
         let line = listing.lines().find(|l| l.split_whitespace().next() == Some(&id.to_string())).unwrap_or_default();
         let words: Vec<&str> = line.split_whitespace().collect();
         assert!(
-            words.get(1) == Some(&"done") && words.get(2) == Some(&way) && words.get(4) == Some(&want.as_str()),
+            words.get(1) == Some(&"copy") && words.get(2) == Some(&"done") && words.get(3) == Some(&way) && words.get(5) == Some(&want.as_str()),
             "job {id} ({way}) is not done with {FILES} files:\n{listing}"
         );
         assert!(line.contains(&format!("{} bytes", made.bytes)), "job {id} bytes are wrong:\n{listing}");
