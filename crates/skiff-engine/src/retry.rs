@@ -81,10 +81,6 @@ impl RetryBudget {
     pub fn used(&self) -> u32 {
         self.used.load(Ordering::SeqCst)
     }
-
-    pub fn policy(&self) -> RetryPolicy {
-        self.policy
-    }
 }
 
 #[cfg(test)]

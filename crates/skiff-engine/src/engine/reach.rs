@@ -40,10 +40,7 @@ pub enum Reach {
 /// The ssh_config file a person's hosts are imported from: [`default_ssh_config`], else
 /// `~/.ssh/config`.
 pub fn import_ssh_config_path() -> PathBuf {
-    default_ssh_config().unwrap_or_else(|| {
-        let home = std::env::var_os("HOME").or_else(|| std::env::var_os("USERPROFILE")).unwrap_or_default();
-        PathBuf::from(home).join(".ssh").join("config")
-    })
+    default_ssh_config().or_else(SshConfig::default_path).unwrap_or_else(|| PathBuf::from(".ssh").join("config"))
 }
 
 /// The ssh_config file addresses and saved hosts resolve through when no `-F` is given:

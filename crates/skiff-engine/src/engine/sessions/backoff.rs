@@ -60,7 +60,7 @@ where
             Ok(back) => return Outcome::Back(back),
             Err(e) => {
                 tracing::info!("reconnecting to {label} (try {tries}): {e}");
-                match budget.take().filter(|_| worth_another_try(&e)) {
+                match worth_another_try(&e).then(|| budget.take()).flatten() {
                     Some(next) => delay = next.wait,
                     None => break e,
                 }

@@ -120,11 +120,16 @@ impl SshConfig {
         SshConfig::load_inner(path, Some(home.to_path_buf()))
     }
 
+    /// `~/.ssh/config`, when there is a home directory.
+    pub fn default_path() -> Option<PathBuf> {
+        home_dir().map(|home| home.join(".ssh").join("config"))
+    }
+
     /// Parse `~/.ssh/config` (empty when missing or when there is no home directory).
     pub fn load_default() -> Result<SshConfig, ConfigError> {
-        match home_dir() {
-            Some(home) => SshConfig::load_inner(&home.join(".ssh").join("config"), Some(home)),
-            None => Ok(SshConfig::empty()),
+        match (SshConfig::default_path(), home_dir()) {
+            (Some(path), home @ Some(_)) => SshConfig::load_inner(&path, home),
+            _ => Ok(SshConfig::empty()),
         }
     }
 
