@@ -112,12 +112,18 @@ impl Checkpoint {
     fn spawn(partials: &Partials, key: &str, base: PartialRecord, sync: Option<File>, ranges_now: Arc<Mutex<RangeSet>>) -> Checkpoint {
         let (store, key, sync) = (partials.0.clone(), key.to_string(), sync.map(Arc::new));
         let task = tokio::spawn(async move {
-            let mut saved = 0u64;
+            // The first save comes at once, before the first block lands: a run killed
+            // before its first interval still leaves a record of its temp file, so the next
+            // run removes that file instead of leaving it beside a fresh one.
+            let mut saved: Option<u64> = None;
+            let mut first = true;
             loop {
-                tokio::time::sleep(CHECKPOINT_EVERY).await;
+                if !std::mem::take(&mut first) {
+                    tokio::time::sleep(CHECKPOINT_EVERY).await;
+                }
                 // The ranges first, then the sync: every byte they name was written before it.
                 let ranges = ranges_now.lock().expect("ranges poisoned").clone();
-                if ranges.len() == saved {
+                if saved == Some(ranges.len()) {
                     continue;
                 }
                 let rec = PartialRecord { ranges: ranges.ranges(), ..base.clone() };
@@ -134,7 +140,7 @@ impl Checkpoint {
                 .await
                 .unwrap_or(false);
                 if ok {
-                    saved = ranges.len();
+                    saved = Some(ranges.len());
                 }
             }
         });
@@ -269,5 +275,30 @@ mod tests {
         drop(cp);
         let (_, done) = take_up(&partials, "f", &dir, SRC).unwrap();
         assert_eq!(done.len(), 30);
+    }
+
+    /// A run killed before its first interval (nothing saved about its ranges yet) still
+    /// left a record naming its temp file, and the next run removes that file.
+    #[tokio::test]
+    async fn a_run_killed_before_its_first_interval_leaves_no_orphan_temp_file() {
+        let (tmp, dir, store, partials) = setup();
+        let temp = dir.create_temp("f").unwrap();
+        let written = Arc::new(Mutex::new(RangeSet::new()));
+        let cp = Checkpoint::start(&partials, "f", &temp.name, &temp.file, SRC, written.clone()).unwrap();
+        // Nothing is written until the record is there: a checkpoint that waits for data
+        // before its first save never gets here.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while store.load("f").is_none() {
+            assert!(std::time::Instant::now() < deadline, "the temp file was not recorded before any data");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // Blocks landed, then the process died before the next checkpoint.
+        std::os::unix::fs::FileExt::write_all_at(&temp.file, &[1u8; 30], 0).unwrap();
+        written.lock().unwrap().insert(0..30);
+        drop(cp);
+        assert_eq!(store.load("f").unwrap().ranges, Vec::<(u64, u64)>::new());
+        assert!(take_up(&partials, "f", &dir, SRC).is_none(), "an empty record is not taken up");
+        assert!(!tmp.path().join(&temp.name).exists(), "the orphan temp file is removed");
+        assert!(store.load("f").is_none(), "the record is forgotten");
     }
 }
