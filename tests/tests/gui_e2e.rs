@@ -19,6 +19,7 @@
 //! runs only the steps named (list the steps a step needs, too).
 
 mod gui;
+mod gui_steps;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -232,6 +233,11 @@ async fn run(tools: Tools) -> Result<()> {
         small_files_responsive(&gui, &w)
     );
     step!("os-drop-upload", needs["connect"], os_drop_upload(&gui, &w));
+    step!(
+        "pause-resume-relay",
+        needs["connect"],
+        gui_steps::pause_resume::pause_resume_relay(&gui, &w)
+    );
     step!(
         "hostkey-changed",
         needs["connect"],
