@@ -2,3 +2,4 @@
 //! ones stay in `gui_e2e.rs` beside the list that runs them.
 
 pub mod pause_resume;
+pub mod responsiveness;
